@@ -1,0 +1,47 @@
+"""The embedding-model contract (DESIGN.md): a few attributes and one method."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+
+class EmbeddingModel:
+    """Base class of embedding models.
+
+    Subclasses are dataclasses whose fields are their config parameters. Window length, hop
+    (embedding density) and pooling belong to the pipeline, not to the model: a model only
+    turns a batch of equal-length waveforms into frame embeddings for each of its layers.
+    Bump :attr:`version` when the output for the same parameters changes.
+    """
+
+    version: ClassVar[str] = "1"
+
+    @property
+    def sample_rate(self) -> int:
+        """The sample rate the model expects, in Hz."""
+        raise NotImplementedError
+
+    @property
+    def layers(self) -> list[str]:
+        """Names of the layers :meth:`embed` returns, in order."""
+        return ["output"]
+
+    @property
+    def frame_hop_s(self) -> float:
+        """Seconds between the model's native frames."""
+        raise NotImplementedError
+
+    def embed(self, batch: np.ndarray) -> np.ndarray:
+        """Embed a batch of waveforms.
+
+        Parameters
+        ----------
+        batch : ``[batch, samples]`` float32 at :attr:`sample_rate`.
+
+        Returns
+        -------
+        ``[layers, batch, frames, dim]`` float32.
+        """
+        raise NotImplementedError

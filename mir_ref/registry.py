@@ -1,0 +1,139 @@
+"""Name → class registries for every component kind.
+
+Built-ins register themselves with :func:`register` when their module is imported; the
+modules of each built-in package are discovered with ``pkgutil`` on first lookup, and
+third-party packages add components through the entry-point group ``mir_ref.<kind>``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.metadata
+import pkgutil
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pydantic
+
+from mir_ref.errors import ConfigError, did_you_mean
+
+KINDS = ("datasets", "deformations", "models", "probes", "metrics")
+_PACKAGES = {
+    "datasets": "mir_ref.datasets",
+    "deformations": "mir_ref.deformations",
+    "models": "mir_ref.models",
+    "probes": "mir_ref.probes",
+    "metrics": "mir_ref.metrics",
+}
+_REGISTRY: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
+_LOADED: set[str] = set()
+
+T = TypeVar("T")
+
+
+def register(kind: str, name: str) -> Callable[[T], T]:
+    """Class (or function) decorator that registers a component under ``name``."""
+    if kind not in _REGISTRY:
+        raise ValueError(f"unknown component kind {kind!r}; one of {KINDS}")
+
+    def decorate(obj: T) -> T:
+        _REGISTRY[kind][name] = obj
+        return obj
+
+    return decorate
+
+
+def _load(kind: str) -> None:
+    if kind in _LOADED:
+        return
+    _LOADED.add(kind)
+    package = importlib.import_module(_PACKAGES[kind])
+    if hasattr(package, "__path__"):
+        for module in pkgutil.iter_modules(package.__path__):
+            if not module.name.startswith("_"):
+                importlib.import_module(f"{package.__name__}.{module.name}")
+    for entry_point in importlib.metadata.entry_points(group=f"mir_ref.{kind}"):
+        _REGISTRY[kind].setdefault(entry_point.name, entry_point.load())
+
+
+def available(kind: str) -> dict[str, Any]:
+    """All registered components of ``kind``, by name."""
+    _load(kind)
+    return dict(sorted(_REGISTRY[kind].items()))
+
+
+def lookup(kind: str, name: str, *, where: str = "type") -> Any:
+    """The component registered as ``name``; a :class:`ConfigError` naming ``where`` if none."""
+    components = available(kind)
+    if name not in components:
+        raise ConfigError(
+            f"{where}: '{name}' is not a registered {kind[:-1]}{did_you_mean(name, components)} "
+            f"(registered: {', '.join(components)}; see `mir_ref list`)"
+        )
+    return components[name]
+
+
+def describe(obj: Any) -> str:
+    """First line of a component's docstring."""
+    return (obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else ""
+
+
+def format_validation_error(error: pydantic.ValidationError, where: str) -> str:
+    """Render a pydantic error as ``path: message (got value)`` lines."""
+    lines = []
+    for item in error.errors():
+        path = where
+        for part in item["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        message = item["msg"]
+        if item["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+            lines.append(f"{path}: unknown key")
+            continue
+        if item["type"] == "literal_error":
+            allowed = re.findall(r"'([^']*)'", item.get("ctx", {}).get("expected", ""))
+            value = item.get("input")
+            lines.append(
+                f"{path}: {value!r} is not one of {', '.join(allowed)}{did_you_mean(value, allowed)}"
+            )
+            continue
+        lines.append(f"{path}: {message} (got {item.get('input')!r})")
+    return "\n".join(lines)
+
+
+def build(kind: str, spec: dict[str, Any], *, where: str, exclude: tuple[str, ...] = ()) -> Any:
+    """Instantiate the component ``spec['type']`` of ``kind`` from its parameters.
+
+    Parameters are checked against the component's dataclass fields: an unknown key is an
+    error that names ``where`` and suggests the closest field; values are validated (and
+    coerced) by pydantic.
+    """
+    if "type" not in spec:
+        raise ConfigError(f"{where}: missing key 'type' (see `mir_ref list {kind}`)")
+    cls = lookup(kind, str(spec["type"]), where=f"{where}.type")
+    params = {k: v for k, v in spec.items() if k != "type" and k not in exclude}
+    if dataclasses.is_dataclass(cls):
+        fields = {f.name for f in dataclasses.fields(cls) if f.init}
+        for key in params:
+            if key not in fields:
+                raise ConfigError(
+                    f"{where}.{key}: unknown parameter of {kind[:-1]} '{spec['type']}'"
+                    f"{did_you_mean(key, fields)} (parameters: {', '.join(sorted(fields)) or 'none'})"
+                )
+        try:
+            return pydantic.TypeAdapter(cls).validate_python(params)
+        except pydantic.ValidationError as error:
+            raise ConfigError(format_validation_error(error, where)) from None
+    return cls(**params)
+
+
+def parameters(obj: Any) -> dict[str, Any]:
+    """A component's parameters as a plain, JSON-serialisable dict (for cache keys)."""
+    if dataclasses.is_dataclass(obj):
+        return {
+            f.name: getattr(obj, f.name)
+            for f in dataclasses.fields(obj)
+            if f.init and not f.name.startswith("_")
+        }
+    return {}
