@@ -48,7 +48,6 @@ def register(kind: str, name: str) -> Callable[[T], T]:
 def _load(kind: str) -> None:
     if kind in _LOADED:
         return
-    _LOADED.add(kind)
     package = importlib.import_module(_PACKAGES[kind])
     if hasattr(package, "__path__"):
         for module in pkgutil.iter_modules(package.__path__):
@@ -56,6 +55,7 @@ def _load(kind: str) -> None:
                 importlib.import_module(f"{package.__name__}.{module.name}")
     for entry_point in importlib.metadata.entry_points(group=f"mir_ref.{kind}"):
         _REGISTRY[kind].setdefault(entry_point.name, entry_point.load())
+    _LOADED.add(kind)
 
 
 def available(kind: str) -> dict[str, Any]:
@@ -94,9 +94,8 @@ def format_validation_error(error: pydantic.ValidationError, where: str) -> str:
         if item["type"] == "literal_error":
             allowed = re.findall(r"'([^']*)'", item.get("ctx", {}).get("expected", ""))
             value = item.get("input")
-            lines.append(
-                f"{path}: {value!r} is not one of {', '.join(allowed)}{did_you_mean(value, allowed)}"
-            )
+            hint = did_you_mean(value, allowed)
+            lines.append(f"{path}: {value!r} is not one of {', '.join(allowed)}{hint}")
             continue
         lines.append(f"{path}: {message} (got {item.get('input')!r})")
     return "\n".join(lines)
@@ -117,9 +116,10 @@ def build(kind: str, spec: dict[str, Any], *, where: str, exclude: tuple[str, ..
         fields = {f.name for f in dataclasses.fields(cls) if f.init}
         for key in params:
             if key not in fields:
+                listing = ", ".join(sorted(fields)) or "none"
                 raise ConfigError(
                     f"{where}.{key}: unknown parameter of {kind[:-1]} '{spec['type']}'"
-                    f"{did_you_mean(key, fields)} (parameters: {', '.join(sorted(fields)) or 'none'})"
+                    f"{did_you_mean(key, fields)} (parameters: {listing})"
                 )
         try:
             return pydantic.TypeAdapter(cls).validate_python(params)

@@ -92,17 +92,20 @@ class Task:
 
         def lookup(label: Any, track_id: str) -> int:
             if label not in index:
+                shown = ", ".join(self.classes[:20]) + (", ..." if len(self.classes) > 20 else "")
                 raise DataError(
                     f"track '{track_id}', task '{self.name}': label '{label}' is not in the "
-                    f"vocabulary ({', '.join(self.classes[:20])}{', ...' if len(self.classes) > 20 else ''})"
+                    f"vocabulary ({shown})"
                 )
             return index[label]
 
         if self.type in ("multiclass", "key"):
-            return np.array([lookup(lab, t) for lab, t in zip(labels, ids)], dtype=np.int64)
+            return np.array(
+                [lookup(lab, t) for lab, t in zip(labels, ids, strict=True)], dtype=np.int64
+            )
         if self.type == "multilabel":
             out = np.zeros((len(labels), len(self.classes)), dtype=np.float32)
-            for row, (tags, track_id) in enumerate(zip(labels, ids)):
+            for row, (tags, track_id) in enumerate(zip(labels, ids, strict=True)):
                 for tag in tags:
                     out[row, lookup(tag, track_id)] = 1.0
             return out

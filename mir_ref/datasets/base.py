@@ -45,7 +45,8 @@ class Track:
         if not self.identity and self.audio_path is not None:
             try:
                 stat = os.stat(self.audio_path)
-                self.identity = f"{Path(self.audio_path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+                resolved = Path(self.audio_path).resolve()
+                self.identity = f"{resolved}:{stat.st_size}:{stat.st_mtime_ns}"
             except OSError:
                 self.identity = f"{Path(self.audio_path).resolve()}:missing"
             if self.offset_s or self.duration_s is not None:
@@ -69,18 +70,17 @@ class Track:
 class Dataset:
     """Base class of datasets; subclasses are dataclasses whose fields are config parameters.
 
-    A subclass implements :meth:`_load` (all tracks with their split) and :attr:`tasks`.
+    A subclass implements :meth:`_load` (all tracks with their split) and provides
+    :attr:`tasks`, task name → :class:`~mir_ref.tasks.Task`, either as a property or as its
+    config field ``tasks`` turned into ``Task`` objects in ``__post_init__``. (A property
+    here would hide such a field: the config key and the contract share the name ``tasks``.)
     ``name`` is the label used in results (the config's ``name``, else the type).
     """
 
     name: str = ""
     citation: str = ""
     audio_sample_rate: int | None = None
-
-    @property
-    def tasks(self) -> dict[str, Task]:
-        """Task name → :class:`~mir_ref.tasks.Task`."""
-        raise NotImplementedError
+    tasks: dict[str, Task]
 
     def _load(self) -> dict[str, list[Track]]:
         """All tracks by split name (``train``, ``validation``, ``test``)."""

@@ -1,0 +1,279 @@
+"""The YAML config: pydantic models, validation with readable errors, and the resolved grid.
+
+``load_config`` reads and validates the file; ``Experiment.from_config`` builds every
+component (datasets, deformation conditions, models, probes) so that a bad name, key or value
+fails before any heavy work, with a message that gives the key path, the bad value and the
+closest valid choice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from mir_ref import registry
+from mir_ref.datasets.base import Dataset
+from mir_ref.deformations.base import Deformation
+from mir_ref.errors import ConfigError, did_you_mean
+from mir_ref.models.base import EmbeddingModel
+from mir_ref.probes.base import Probe
+
+MAX_CONFIG_BYTES = 1_000_000
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmbeddingConfig(_Section):
+    """How tracks become embeddings: window length, hop (density) and track pooling."""
+
+    window_s: float = Field(3.0, gt=0)
+    hop_s: float = Field(3.0, gt=0)
+    pooling: Literal["mean", "max", "mean_std"] = "mean"
+
+
+class ProtocolConfig(_Section):
+    """The downstream training protocol shared by every probe."""
+
+    seeds: int = Field(1, ge=1)
+    seed: int = 0
+    epochs: int = Field(200, ge=1)
+    patience: int = Field(20, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+
+
+class ReportConfig(_Section):
+    """What the report stage writes."""
+
+    plots: bool = True
+
+
+class ExecutionConfig(_Section):
+    """Where the work runs."""
+
+    backend: Literal["local"] = "local"
+
+
+class Config(_Section):
+    """The whole config file, validated; components stay as dicts until resolved."""
+
+    name: str = "experiment"
+    output_dir: Path | None = None
+    cache_dir: Path | None = None
+    datasets: list[dict[str, Any]] = Field(min_length=1)
+    deformations: list[dict[str, Any]] = Field(default_factory=list)
+    models: list[dict[str, Any]] = Field(min_length=1)
+    embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
+    probes: list[dict[str, Any]] = Field(default_factory=lambda: [{"type": "linear"}])
+    protocol: ProtocolConfig = Field(default_factory=ProtocolConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+    base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+
+
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "embedding": EmbeddingConfig,
+    "protocol": ProtocolConfig,
+    "report": ReportConfig,
+    "execution": ExecutionConfig,
+}
+
+
+def _check_keys(data: dict[str, Any], allowed: typing.Iterable[str], where: str) -> None:
+    allowed = list(allowed)
+    for key in data:
+        if key not in allowed:
+            prefix = f"{where}." if where else ""
+            raise ConfigError(
+                f"{prefix}{key}: unknown key{did_you_mean(key, allowed)} "
+                f"(allowed: {', '.join(allowed)})"
+            )
+
+
+def parse_config(data: Any, *, base_dir: Path | None = None, source: str = "config") -> Config:
+    """Validate a config dict; relative paths will resolve against ``base_dir``."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys at the top level")
+    _check_keys(data, [f for f in Config.model_fields if f != "base_dir"], "")
+    for section, model in _SECTIONS.items():
+        if isinstance(data.get(section), dict):
+            _check_keys(data[section], model.model_fields, section)
+    try:
+        config = Config.model_validate({**data, "base_dir": base_dir or Path.cwd()})
+    except pydantic.ValidationError as error:
+        raise ConfigError(registry.format_validation_error(error, "")) from None
+    return config
+
+
+def load_config(source: str | Path | dict[str, Any] | Config) -> Config:
+    """Read a YAML file (safe loader only) or take a dict, and validate it."""
+    if isinstance(source, Config):
+        return source
+    if isinstance(source, dict):
+        return parse_config(source)
+    path = Path(source)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config file {path} is larger than {MAX_CONFIG_BYTES} bytes; refused")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+    return parse_config(data, base_dir=path.resolve().parent, source=str(path))
+
+
+@dataclass
+class Condition:
+    """An audio condition of the test set: clean, or one deformation at one strength."""
+
+    deformation: Deformation | None = None
+    type: str = "none"
+
+    @property
+    def strength(self) -> float | None:
+        """The swept parameter's value, ``None`` when clean."""
+        return None if self.deformation is None else self.deformation.strength_value
+
+    @property
+    def label(self) -> str:
+        """A readable, unique label such as ``white_noise@snr_db=10``."""
+        if self.deformation is None:
+            return "none"
+        return f"{self.type}@{self.deformation.strength}={self.strength:g}"
+
+
+@dataclass
+class ModelEntry:
+    """A configured embedding model and the name it has in results."""
+
+    name: str
+    type: str
+    model: EmbeddingModel
+
+
+def _path_fields(cls: type) -> set[str]:
+    hints = typing.get_type_hints(cls)
+    return {
+        f.name
+        for f in dataclasses.fields(cls)
+        if hints.get(f.name) in (Path, Path | None, typing.Optional[Path])  # noqa: UP045
+    }
+
+
+def _resolve_paths(spec: dict[str, Any], cls: type, base_dir: Path) -> dict[str, Any]:
+    if not dataclasses.is_dataclass(cls):
+        return spec
+    out = dict(spec)
+    for name in _path_fields(cls):
+        if out.get(name) is not None:
+            out[name] = (base_dir / Path(os.path.expanduser(str(out[name])))).resolve()
+    return out
+
+
+def _expand_deformation(spec: dict[str, Any], where: str) -> list[Condition]:
+    """One condition per strength of the (single) list-valued parameter."""
+    if "type" not in spec:
+        raise ConfigError(f"{where}: missing key 'type' (see `mir_ref list deformations`)")
+    registry.lookup("deformations", str(spec["type"]), where=f"{where}.type")
+    swept = [key for key, value in spec.items() if isinstance(value, list)]
+    if len(swept) > 1:
+        raise ConfigError(
+            f"{where}: only one parameter can be swept per deformation; got lists for {swept}"
+        )
+    if swept and not spec[swept[0]]:
+        raise ConfigError(f"{where}.{swept[0]}: the list of strengths is empty")
+    singles = [{**spec, swept[0]: value} for value in spec[swept[0]]] if swept else [spec]
+    return [
+        Condition(registry.build("deformations", single, where=where), str(spec["type"]))
+        for single in singles
+    ]
+
+
+@dataclass
+class Experiment:
+    """A config resolved into components: the grid a run executes."""
+
+    config: Config
+    name: str
+    output_dir: Path
+    cache_dir: Path
+    datasets: list[Dataset]
+    conditions: list[Condition]
+    models: list[ModelEntry]
+    probes: list[Probe]
+
+    @classmethod
+    def from_config(cls, source: str | Path | dict[str, Any] | Config) -> Experiment:
+        """Validate the config and build every component it names."""
+        config = load_config(source)
+        base = config.base_dir
+        output_dir = (base / (config.output_dir or Path("runs") / config.name)).resolve()
+        if config.cache_dir is not None:
+            cache_dir = (base / config.cache_dir).resolve()
+        else:
+            default = os.environ.get("MIR_REF_CACHE") or Path.home() / ".cache" / "mir_ref"
+            cache_dir = Path(default).expanduser().resolve()
+
+        datasets: list[Dataset] = []
+        for index, spec in enumerate(config.datasets):
+            where = f"datasets[{index}]"
+            kind = registry.lookup("datasets", str(spec.get("type", "")), where=f"{where}.type")
+            spec = _resolve_paths(spec, kind, base)
+            dataset = registry.build("datasets", spec, where=where, exclude=("name",))
+            dataset.name = str(spec.get("name") or spec["type"])
+            datasets.append(dataset)
+        _unique([d.name for d in datasets], "datasets", "name")
+
+        conditions = [Condition()]
+        for index, spec in enumerate(config.deformations):
+            conditions.extend(_expand_deformation(spec, f"deformations[{index}]"))
+        _unique([c.label for c in conditions], "deformations", "condition")
+
+        models = []
+        for index, spec in enumerate(config.models):
+            where = f"models[{index}]"
+            model = registry.build("models", spec, where=where, exclude=("name",))
+            models.append(ModelEntry(str(spec.get("name") or spec["type"]), spec["type"], model))
+        _unique([m.name for m in models], "models", "name")
+
+        probes = [
+            registry.build("probes", spec, where=f"probes[{index}]")
+            for index, spec in enumerate(config.probes)
+        ]
+        _unique([p.label() for p in probes], "probes", "name")
+        return cls(config, config.name, output_dir, cache_dir, datasets, conditions, models, probes)
+
+    def resolved(self) -> dict[str, Any]:
+        """The config with defaults filled in and paths made absolute (saved with results)."""
+        data = self.config.model_dump(mode="json")
+        data["output_dir"] = str(self.output_dir)
+        data["cache_dir"] = str(self.cache_dir)
+        data["datasets"] = [
+            {k: str(v) if isinstance(v, Path) else v for k, v in spec.items()}
+            for spec in (
+                _resolve_paths(s, registry.lookup("datasets", s["type"]), self.config.base_dir)
+                for s in self.config.datasets
+            )
+        ]
+        return data
+
+
+def _unique(names: list[str], where: str, what: str) -> None:
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise ConfigError(
+                f"{where}: the {what} '{name}' appears twice; give each entry a distinct `name`"
+            )
+        seen.add(name)

@@ -1,0 +1,261 @@
+"""Manifest: your own dataset, described by one CSV file with a row per track.
+
+A row names an audio file (relative to ``audio_root``, by default the manifest's folder) and
+holds one label column per task; an optional ``split`` column gives the splits, otherwise they
+are drawn by a seeded rule, stratified by the first single-label task::
+
+    path,genre,key,bpm,tags,split
+    audio/a.wav,rock,Bb minor,120.5,guitar;drums,train
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ConfigDict
+
+from mir_ref.datasets.base import Dataset, Track, stratified_split
+from mir_ref.errors import DataError, did_you_mean
+from mir_ref.registry import register
+from mir_ref.tasks import KEYS, Task, normalize_key
+
+SPLIT_ALIASES = {
+    "train": "train",
+    "validation": "validation",
+    "valid": "validation",
+    "val": "validation",
+    "dev": "validation",
+    "test": "test",
+}
+
+
+@dataclass
+class TaskSpec:
+    """Where one task's labels are in the manifest, and how to read them.
+
+    Parameters
+    ----------
+    type : the task type (see :data:`~mir_ref.tasks.TASK_TYPES`).
+    column : the label column; the task's name when ``None``.
+    separator : between the tags of a multilabel cell.
+    metrics : metric names; the type's defaults when empty.
+    """
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    type: Literal["multiclass", "multilabel", "regression", "key"]
+    column: str | None = None
+    separator: str = ";"
+    metrics: list[str] = field(default_factory=list)
+
+
+@register("datasets", "manifest")
+@dataclass(kw_only=True)
+class ManifestDataset(Dataset):
+    """A dataset read from a CSV manifest: one row per track, one label column per task.
+
+    Parameters
+    ----------
+    path : the CSV file (UTF-8, header row first).
+    tasks : task name → :class:`TaskSpec`. After construction this holds the
+        :class:`~mir_ref.tasks.Task` objects by name (vocabularies read from the file), as
+        the :class:`~mir_ref.datasets.base.Dataset` contract asks.
+    audio_root : audio paths are relative to it; the manifest's folder when ``None``.
+    audio_column : the column of audio paths.
+    id_column : the column of track ids; the audio path as written when ``None``.
+    split_column : the column of splits (``train``, ``validation`` or its aliases ``valid``,
+        ``val``, ``dev``, ``test``). When ``None``: the column ``split`` if there is one, else
+        a 70/15/15 split drawn with ``seed``, stratified by the first multiclass or key task.
+    seed : draws the split when the manifest has none.
+
+    The whole file is read and checked on construction; missing audio files are reported by
+    :meth:`~mir_ref.datasets.base.Dataset.check`, not here.
+    """
+
+    path: Path
+    tasks: dict[str, TaskSpec]
+    audio_root: Path | None = None
+    audio_column: str = "path"
+    id_column: str | None = None
+    split_column: str | None = None
+    seed: int = 0
+
+    name = "manifest"
+    citation = "A user's own dataset, read from a CSV manifest; cite the source of its data."
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        if self.audio_root is not None:
+            self.audio_root = Path(self.audio_root)
+        if not self.tasks:
+            raise ValueError("tasks: name at least one task, e.g. {genre: {type: multiclass}}")
+        for task_name, spec in self.tasks.items():
+            if spec.type == "multilabel" and not spec.separator:
+                raise ValueError(f"tasks.{task_name}.separator must not be empty")
+        self._splits_read, vocabularies = self._read()
+        self.tasks = {
+            task_name: Task(task_name, spec.type, vocabularies[task_name], list(spec.metrics))
+            for task_name, spec in self.tasks.items()
+        }
+
+    def _load(self) -> dict[str, list[Track]]:
+        return self._splits_read
+
+    def _read(self) -> tuple[dict[str, list[Track]], dict[str, list[str]]]:
+        """Parse the manifest: tracks by split, and each task's vocabulary."""
+        columns, rows = self._rows()
+        label_columns = {
+            task_name: self._column(spec.column or task_name, columns, f"task '{task_name}'")
+            for task_name, spec in self.tasks.items()
+        }
+        audio_column = self._column(self.audio_column, columns, "audio_column")
+        id_column = self.id_column and self._column(self.id_column, columns, "id_column")
+        split_column = self.split_column
+        if split_column is None and "split" in columns:
+            split_column = "split"
+        elif split_column is not None:
+            split_column = self._column(split_column, columns, "split_column")
+        audio_root = self.audio_root if self.audio_root is not None else self.path.parent
+
+        tracks: list[Track] = []
+        splits: list[str] = []
+        first_line: dict[str, int] = {}
+        for line, row in rows:
+            audio = self._cell(row, audio_column)
+            if not audio:
+                raise DataError(f"{self._where(line, audio_column)}: the audio path is empty")
+            track_id = self._cell(row, id_column) if id_column else audio
+            if not track_id:
+                raise DataError(f"{self._where(line, id_column)}: the track id is empty")
+            if track_id in first_line:
+                raise DataError(
+                    f"manifest {self.path}: track id '{track_id}' is on lines "
+                    f"{first_line[track_id]} and {line}; ids must be unique"
+                    + ("" if id_column else " (set id_column to a column of unique ids)")
+                )
+            first_line[track_id] = line
+            labels = {}
+            for task_name, column in label_columns.items():
+                label = self._label(self.tasks[task_name], self._cell(row, column), line, column)
+                if label is not None:
+                    labels[task_name] = label
+            if split_column is not None:
+                splits.append(self._split(self._cell(row, split_column), line, split_column))
+            audio_path = Path(audio)
+            tracks.append(
+                Track(
+                    id=track_id,
+                    labels=labels,
+                    audio_path=audio_path if audio_path.is_absolute() else audio_root / audio_path,
+                )
+            )
+
+        if split_column is None:
+            splits = stratified_split(self._strata(tracks), seed=self.seed)
+        by_split: dict[str, list[Track]] = {"train": [], "validation": [], "test": []}
+        for split, track in zip(splits, tracks, strict=True):
+            by_split[split].append(track)
+        return by_split, {
+            task_name: self._vocabulary(task_name, label_columns[task_name], tracks)
+            for task_name in self.tasks
+        }
+
+    def _rows(self) -> tuple[list[str], list[tuple[int, dict[str, str | None]]]]:
+        """The header, and each data row with the line it ends on."""
+        if not self.path.is_file():
+            raise DataError(f"manifest file not found: {self.path}")
+        try:
+            with open(self.path, newline="", encoding="utf-8-sig") as handle:
+                reader = csv.DictReader(handle)
+                columns = list(reader.fieldnames or [])
+                rows = [(reader.line_num, row) for row in reader]
+        except (UnicodeDecodeError, csv.Error) as error:
+            raise DataError(f"manifest {self.path} is not a readable UTF-8 CSV: {error}") from None
+        if not columns:
+            raise DataError(f"manifest {self.path} is empty; its first line must name the columns")
+        repeated = sorted({column for column in columns if columns.count(column) > 1})
+        if repeated:
+            raise DataError(f"manifest {self.path}: columns named twice: {', '.join(repeated)}")
+        if not rows:
+            raise DataError(f"manifest {self.path} has a header but no rows")
+        for line, row in rows:
+            if None in row:
+                raise DataError(
+                    f"manifest {self.path}, line {line}: more cells than the header's "
+                    f"{len(columns)} columns"
+                )
+        return columns, rows
+
+    def _column(self, column: str, columns: list[str], role: str) -> str:
+        if column not in columns:
+            raise DataError(
+                f"manifest {self.path}: {role} reads column '{column}', which is not in the "
+                f"file (columns: {', '.join(columns)}){did_you_mean(column, columns)}"
+            )
+        return column
+
+    @staticmethod
+    def _cell(row: dict[str, str | None], column: str) -> str:
+        # A row shorter than the header leaves its last cells as None: empty.
+        return (row.get(column) or "").strip()
+
+    def _where(self, line: int, column: str | None) -> str:
+        return f"manifest {self.path}, line {line}, column '{column}'"
+
+    def _label(self, spec: TaskSpec, cell: str, line: int, column: str) -> Any:
+        """The label in ``cell``, or ``None`` when the cell is empty (no label)."""
+        if not cell:
+            return None
+        if spec.type == "multiclass":
+            return cell
+        if spec.type == "key":
+            try:
+                return normalize_key(cell)
+            except ValueError as error:
+                raise DataError(f"{self._where(line, column)}: {error}") from None
+        if spec.type == "multilabel":
+            tags = (tag.strip() for tag in cell.split(spec.separator))
+            return list(dict.fromkeys(tag for tag in tags if tag))
+        try:
+            value = float(cell)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise DataError(f"{self._where(line, column)}: '{cell}' is not a finite number")
+        return value
+
+    def _split(self, cell: str, line: int, column: str) -> str:
+        split = SPLIT_ALIASES.get(cell.lower())
+        if split is None:
+            raise DataError(
+                f"{self._where(line, column)}: split '{cell}' is not one of train, validation, "
+                f"test (or valid, val, dev for validation)"
+            )
+        return split
+
+    def _strata(self, tracks: list[Track]) -> list[Any]:
+        """One stratum per track: its label for the first multiclass or key task, if any."""
+        for task_name, spec in self.tasks.items():
+            if spec.type in ("multiclass", "key"):
+                return [track.labels.get(task_name) for track in tracks]
+        return [None] * len(tracks)
+
+    def _vocabulary(self, task_name: str, column: str, tracks: list[Track]) -> list[str]:
+        labelled = [track.labels[task_name] for track in tracks if task_name in track.labels]
+        if not labelled:
+            raise DataError(
+                f"manifest {self.path}: task '{task_name}' has no labels (column '{column}' is "
+                f"empty on every row)"
+            )
+        spec = self.tasks[task_name]
+        if spec.type == "key":
+            return list(KEYS)
+        if spec.type == "multiclass":
+            return sorted(set(labelled))
+        if spec.type == "multilabel":
+            return sorted({tag for tags in labelled for tag in tags})
+        return []

@@ -1,0 +1,111 @@
+"""The extraction stage: decode → deform → resample → window → model → pool frames → store.
+
+Each track is decoded and deformed once per condition and fed to every model that still
+lacks its embedding; what is in the store already is never recomputed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from mir_ref import audio as audio_io
+from mir_ref import progress
+from mir_ref.config import EmbeddingConfig, Experiment
+from mir_ref.errors import ComponentError, MirRefError
+from mir_ref.models.base import EmbeddingModel
+from mir_ref.plan import ExtractionUnit, extraction_units, track_rng
+from mir_ref.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ExtractionStats:
+    """What an extraction stage did."""
+
+    computed: int = 0
+    cached: int = 0
+
+
+def embed_track(
+    model: EmbeddingModel, audio: np.ndarray, sample_rate: int, embedding: EmbeddingConfig
+) -> np.ndarray:
+    """Embed one track's audio window by window.
+
+    Parameters
+    ----------
+    audio : ``[samples]`` float32 at ``sample_rate``.
+
+    Returns
+    -------
+    ``[layers, windows, dim]`` float32: the model's frames averaged within each window.
+    """
+    audio = audio_io.resample(audio, sample_rate, model.sample_rate)
+    batch = audio_io.windows(
+        audio, model.sample_rate, window_s=embedding.window_s, hop_s=embedding.hop_s
+    )
+    output = np.asarray(model.embed(batch))
+    if output.ndim != 4 or output.shape[1] != batch.shape[0]:
+        raise ComponentError(
+            f"model {type(model).__name__}.embed returned shape {output.shape}; expected "
+            f"[layers, {batch.shape[0]}, frames, dim]"
+        )
+    return output.mean(axis=2).astype(np.float32)
+
+
+def _extract_unit(experiment: Experiment, store: Store, unit: ExtractionUnit) -> int:
+    missing = [m for m in experiment.models if not store.has(unit.keys[m.name])]
+    if not missing:
+        return 0
+    try:
+        audio, sample_rate = unit.track.audio(unit.dataset.audio_sample_rate)
+    except MirRefError as error:
+        raise type(error)(
+            f"dataset '{unit.dataset.name}', track '{unit.track.id}': {error}"
+        ) from None
+    if unit.condition.deformation is not None:
+        rng = track_rng(experiment.config.protocol.seed, unit.track, unit.condition)
+        audio = unit.condition.deformation(audio, sample_rate, rng)
+    for model in missing:
+        try:
+            embeddings = embed_track(model.model, audio, sample_rate, experiment.config.embedding)
+        except MirRefError:
+            raise
+        except Exception as error:
+            raise ComponentError(
+                f"model '{model.name}' failed on track '{unit.track.id}' of dataset "
+                f"'{unit.dataset.name}' ({unit.condition.label}): {error}"
+            ) from error
+        if not np.all(np.isfinite(embeddings)):
+            raise ComponentError(
+                f"model '{model.name}' returned NaN or infinite values for track "
+                f"'{unit.track.id}' ({unit.condition.label})"
+            )
+        store.put(unit.keys[model.name], embeddings)
+    return len(missing)
+
+
+def extract(experiment: Experiment) -> ExtractionStats:
+    """Compute every embedding the experiment needs that the store lacks."""
+    store = Store(experiment.cache_dir)
+    units = extraction_units(experiment)
+    stats = ExtractionStats()
+    total = len(units) * len(experiment.models)
+    with progress.bar("extract", len(units)) as advance:
+        for unit in units:
+            computed = _extract_unit(experiment, store, unit)
+            stats.computed += computed
+            stats.cached += len(experiment.models) - computed
+            advance()
+    log.info(
+        "extraction: %d embeddings computed, %d found in the cache (%s)",
+        stats.computed,
+        stats.cached,
+        experiment.cache_dir,
+    )
+    if total == 0:
+        log.warning("extraction: no tracks to embed")
+    return stats

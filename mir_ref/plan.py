@@ -1,0 +1,86 @@
+"""The experiment grid as units of work, each with the cache key of what it produces."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from mir_ref import registry
+from mir_ref.config import Condition, EmbeddingConfig, Experiment, ModelEntry
+from mir_ref.datasets.base import Dataset, Track
+from mir_ref.store import cache_key
+
+
+def component_material(component: object, type_name: str) -> dict:
+    """What identifies a configured component in a cache key: name, parameters, version."""
+    return {
+        "type": type_name,
+        "params": registry.parameters(component),
+        "version": getattr(component, "version", "1"),
+    }
+
+
+def embedding_key(
+    model: ModelEntry,
+    track: Track,
+    condition: Condition,
+    embedding: EmbeddingConfig,
+    *,
+    seed: int,
+) -> str:
+    """Cache key of one track's embeddings under one model and one audio condition."""
+    deformation = None
+    if condition.deformation is not None:
+        deformation = {**component_material(condition.deformation, condition.type), "seed": seed}
+    return cache_key(
+        {
+            "kind": "embedding",
+            "model": component_material(model.model, model.type),
+            "track": track.identity,
+            "deformation": deformation,
+            "window_s": embedding.window_s,
+            "hop_s": embedding.hop_s,
+        }
+    )
+
+
+def track_rng(seed: int, track: Track, condition: Condition) -> np.random.Generator:
+    """The random generator of one deformation of one track: same inputs, same noise."""
+    digest = hashlib.sha256(f"{track.identity}|{condition.label}".encode()).digest()
+    return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
+
+
+def condition_tracks(dataset: Dataset, condition: Condition) -> list[Track]:
+    """Tracks that need embeddings under ``condition``: all when clean, else the test split."""
+    if condition.deformation is None:
+        return [t for t in dataset.tracks() if any(task in t.labels for task in dataset.tasks)]
+    return [t for t in dataset.tracks("test") if any(task in t.labels for task in dataset.tasks)]
+
+
+@dataclass
+class ExtractionUnit:
+    """One track under one condition, and the models whose embeddings it still needs."""
+
+    dataset: Dataset
+    condition: Condition
+    track: Track
+    keys: dict[str, str]
+
+
+def extraction_units(experiment: Experiment) -> list[ExtractionUnit]:
+    """Every (dataset, condition, track) with the embedding key of each model."""
+    seed = experiment.config.protocol.seed
+    units = []
+    for dataset in experiment.datasets:
+        for condition in experiment.conditions:
+            for track in condition_tracks(dataset, condition):
+                keys = {
+                    model.name: embedding_key(
+                        model, track, condition, experiment.config.embedding, seed=seed
+                    )
+                    for model in experiment.models
+                }
+                units.append(ExtractionUnit(dataset, condition, track, keys))
+    return units

@@ -1,0 +1,47 @@
+"""Shared fixtures: seeded randomness and small synthesized audio corpora."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Tests never write to the user's cache.
+os.environ.setdefault("MIR_REF_CACHE", str(Path("/tmp") / "mir_ref_test_cache_unused"))
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A seeded generator, so every test sees the same signals."""
+    return np.random.default_rng(1234)
+
+
+def write_tone(path: Path, frequency_hz: float, *, sample_rate: int = 16000, seconds: float = 1.0):
+    """Write a short harmonic tone to ``path`` (WAV, or any soundfile format by suffix)."""
+    t = np.arange(int(sample_rate * seconds)) / sample_rate
+    audio = sum(np.sin(2 * np.pi * frequency_hz * k * t) / k for k in range(1, 5))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(path, (0.3 * audio).astype(np.float32), sample_rate)
+    return path
+
+
+@pytest.fixture
+def manifest_corpus(tmp_path: Path) -> Path:
+    """A small manifest dataset on disk: 24 tones in two 'genres' (low vs high), with splits."""
+    rows = ["path,genre,key,tags,bpm,split"]
+    splits = ["train"] * 8 + ["validation"] * 2 + ["test"] * 2
+    for index in range(24):
+        genre = "low" if index % 2 == 0 else "high"
+        frequency = (110 if genre == "low" else 880) * (1 + 0.03 * (index // 2))
+        name = f"audio/{genre}_{index:02d}.wav"
+        write_tone(tmp_path / name, frequency)
+        key = "C:major" if genre == "low" else "A:minor"
+        tags = "bass;tone" if genre == "low" else "treble;tone"
+        rows.append(f"{name},{genre},{key},{tags},{60 + index},{splits[index // 2]}")
+    (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return tmp_path / "manifest.csv"
