@@ -62,6 +62,7 @@ class ExecutionConfig(_Section):
     """Where the work runs."""
 
     backend: Literal["local"] = "local"
+    workers: int | None = Field(None, ge=1, description="extraction processes; default: cores")
 
 
 class Config(_Section):

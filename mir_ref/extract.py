@@ -7,9 +7,13 @@ lacks its embedding; what is in the store already is never recomputed.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
+import threadpoolctl
 
 from mir_ref import audio as audio_io
 from mir_ref import progress
@@ -88,24 +92,64 @@ def _extract_unit(experiment: Experiment, store: Store, unit: ExtractionUnit) ->
     return len(missing)
 
 
+def _worker_init(experiment: Experiment) -> None:
+    # One BLAS/OpenMP thread per process: the processes already fill the cores, and nested
+    # thread pools only contend with each other.
+    threadpoolctl.threadpool_limits(1)
+    _WORKER["experiment"] = experiment
+    _WORKER["store"] = Store(experiment.cache_dir)
+
+
+def _worker_run(units: list[ExtractionUnit]) -> int:
+    return sum(_extract_unit(_WORKER["experiment"], _WORKER["store"], unit) for unit in units)
+
+
+_WORKER: dict[str, object] = {}
+_CHUNK = 8
+
+
+def worker_count(experiment: Experiment) -> int:
+    """Extraction processes: the config's ``execution.workers``, else the machine's cores."""
+    return experiment.config.execution.workers or os.cpu_count() or 1
+
+
 def extract(experiment: Experiment) -> ExtractionStats:
-    """Compute every embedding the experiment needs that the store lacks."""
+    """Compute every embedding the experiment needs that the store lacks.
+
+    Work is spread over ``execution.workers`` processes (each unit decodes and deforms a
+    track once, then feeds every model that lacks it); results do not depend on the count.
+    """
     store = Store(experiment.cache_dir)
     units = extraction_units(experiment)
-    stats = ExtractionStats()
-    total = len(units) * len(experiment.models)
-    with progress.bar("extract", len(units)) as advance:
-        for unit in units:
-            computed = _extract_unit(experiment, store, unit)
-            stats.computed += computed
-            stats.cached += len(experiment.models) - computed
-            advance()
+    todo = [u for u in units if not all(store.has(key) for key in u.keys.values())]
+    stats = ExtractionStats(cached=sum(len(u.keys) for u in units))
+    workers = min(worker_count(experiment), max(1, len(todo) // _CHUNK))
+    with progress.bar("extract", len(todo)) as advance:
+        if workers == 1:
+            for unit in todo:
+                stats.computed += _extract_unit(experiment, store, unit)
+                advance()
+        else:
+            chunks = [todo[i : i + _CHUNK] for i in range(0, len(todo), _CHUNK)]
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(
+                workers, mp_context=context, initializer=_worker_init, initargs=(experiment,)
+            ) as pool:
+                futures = {pool.submit(_worker_run, chunk): len(chunk) for chunk in chunks}
+                try:
+                    for future in as_completed(futures):
+                        stats.computed += future.result()
+                        advance(futures[future])
+                except BaseException:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+    stats.cached -= stats.computed
     log.info(
         "extraction: %d embeddings computed, %d found in the cache (%s)",
         stats.computed,
         stats.cached,
         experiment.cache_dir,
     )
-    if total == 0:
+    if not units:
         log.warning("extraction: no tracks to embed")
     return stats
