@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from mir_ref import progress, registry
 from mir_ref.errors import MirRefError
@@ -45,7 +46,7 @@ def _stage(config: Path, quiet: bool, action: Callable[[Any], Any]) -> Any:
     try:
         return action(Experiment.from_config(config))
     except MirRefError as error:
-        console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
+        console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         console.print(
@@ -122,7 +123,7 @@ def validate(config: ConfigOption, quiet: QuietOption = False) -> None:
     def action(experiment: Any) -> None:
         problems = stages.validate(experiment)
         for problem in problems:
-            console.print(f"[red]-[/] {problem}", highlight=False)
+            console.print(f"[red]-[/] {escape(problem)}", highlight=False, soft_wrap=True)
         if problems:
             console.print(f"[bold red]{len(problems)} problem(s)[/]")
             raise typer.Exit(1)

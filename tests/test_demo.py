@@ -1,0 +1,103 @@
+"""The demo config end to end: the expected science, every output file, and a free rerun."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+
+from mir_ref.config import Experiment, parse_config
+from mir_ref.evaluate import COLUMNS
+from mir_ref.models import handcrafted
+from mir_ref.stages import run_all
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def _demo(tmp_path, **execution) -> Experiment:
+    data = yaml.safe_load((REPO / "configs" / "demo.yml").read_text())
+    data["output_dir"] = str(tmp_path / "run")
+    data["cache_dir"] = str(tmp_path / "cache")
+    data["execution"] = execution
+    return Experiment.from_config(parse_config(data, base_dir=REPO / "configs"))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demo")
+    results = run_all(_demo(folder))
+    return folder, results
+
+
+def _main(results: pd.DataFrame, folder) -> pd.DataFrame:
+    tasks = json.loads((folder / "run" / "tasks.json").read_text())
+    main = {t["task"]: t["main_metric"] for t in tasks.values()}
+    return results[results.metric == results.task.map(main)]
+
+
+def test_demo_writes_every_output(demo):
+    folder, results = demo
+    run = folder / "run"
+    assert list(results.columns) == COLUMNS
+    pd.testing.assert_frame_equal(pd.read_csv(run / "results.csv"), results, check_dtype=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(run / "results.parquet"), results)
+    for name in ("config.yml", "versions.json", "profile.json", "report/index.html"):
+        assert (run / name).stat().st_size > 0, name
+    for name in ("heatmap.png", "robustness.png"):
+        assert (run / "plots" / name).stat().st_size > 10_000, name
+    resolved = yaml.safe_load((run / "config.yml").read_text())
+    assert resolved["cache_dir"] == str(folder / "cache")
+    assert json.loads((run / "versions.json").read_text())["torch"].startswith("2.13.0")
+
+
+def test_demo_covers_every_task_type_and_deformation(demo):
+    folder, results = demo
+    tasks = json.loads((folder / "run" / "tasks.json").read_text())
+    assert {t["type"] for t in tasks.values()} == {"multiclass", "multilabel", "key", "regression"}
+    assert set(results.deformation) == {"none", "white_noise", "gain", "mp3", "pitch_shift"}
+    clean = results[results.deformation == "none"]
+    assert clean.strength.isna().all()
+    assert results[results.deformation != "none"].strength.notna().all()
+    assert set(results.metric) >= {"accuracy", "mirex_key", "roc_auc", "pr_auc", "r2", "pearson"}
+
+
+def test_demo_shows_the_expected_science(demo):
+    folder, results = demo
+    main = _main(results, folder)
+    clean = main[main.deformation == "none"].groupby(["task", "model"]).value.max()
+    # Pitch lives in chroma, timbre in the cepstrum.
+    assert clean["key", "chroma"] > clean["key", "mfcc"] + 0.2
+    assert clean["pitch_class", "chroma"] > clean["pitch_class", "mfcc"] + 0.2
+    assert clean["instrument", "mfcc"] > clean["instrument", "chroma"] + 0.1
+
+    classification = main[main.task != "tempo"]
+    noisy = classification[classification.deformation.isin(["none", "white_noise"])].copy()
+    noisy["snr_db"] = noisy.strength.fillna(float("inf"))
+    curve = noisy.groupby(["model", "snr_db"]).value.mean().unstack()
+    for model, row in curve.iterrows():
+        values = row.sort_index(ascending=False).to_numpy()  # clean, 20, 10, 0 dB
+        assert values[-1] < values[0] - 0.05, model
+        assert all(
+            later <= earlier + 0.02 for earlier, later in zip(values, values[1:], strict=False)
+        ), model
+    average = curve.mean().sort_index(ascending=False).to_numpy()
+    assert all(later < earlier for earlier, later in zip(average, average[1:], strict=False))
+
+
+def test_second_run_extracts_nothing_and_gives_identical_results(demo, tmp_path, monkeypatch):
+    folder, first = demo
+    calls = {"n": 0}
+    for cls in (handcrafted.Mfcc, handcrafted.Chroma, handcrafted.MelSpectrogram):
+        original = cls.embed
+
+        def counted(self, batch, _original=original):
+            calls["n"] += 1
+            return _original(self, batch)
+
+        monkeypatch.setattr(cls, "embed", counted)
+    second = run_all(_demo(folder, workers=1))
+    assert calls["n"] == 0
+    pd.testing.assert_frame_equal(first, second)
