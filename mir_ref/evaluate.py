@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,22 +11,10 @@ import pandas as pd
 from mir_ref import metrics, progress
 from mir_ref.config import Experiment
 from mir_ref.errors import MirRefError
+from mir_ref.results import COLUMNS, write_results
 from mir_ref.train import read_predictions
 
 log = logging.getLogger(__name__)
-
-COLUMNS = [
-    "dataset",
-    "task",
-    "model",
-    "layer",
-    "deformation",
-    "strength",
-    "probe",
-    "seed",
-    "metric",
-    "value",
-]
 
 
 def task_table(experiment: Experiment) -> dict[str, dict]:
@@ -94,18 +81,3 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
     write_results(results, experiment.output_dir)
     (experiment.output_dir / "tasks.json").write_text(json.dumps(task_table(experiment), indent=2))
     return results
-
-
-def write_results(results: pd.DataFrame, output_dir: Path) -> None:
-    """Write the table as CSV and Parquet."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    results.to_csv(output_dir / "results.csv", index=False)
-    results.to_parquet(output_dir / "results.parquet", index=False)
-
-
-def read_results(output_dir: Path) -> pd.DataFrame:
-    """Read a run's results table."""
-    path = Path(output_dir) / "results.csv"
-    if not path.is_file():
-        raise MirRefError(f"no results at {path}; run `mir_ref evaluate` first")
-    return pd.read_csv(path)

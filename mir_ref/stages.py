@@ -21,9 +21,10 @@ import yaml
 from mir_ref import progress
 from mir_ref.config import Experiment
 from mir_ref.errors import DataError
-from mir_ref.evaluate import evaluate, read_results
+from mir_ref.evaluate import evaluate
 from mir_ref.extract import ExtractionStats, extract
 from mir_ref.plan import track_rng
+from mir_ref.results import read_results
 from mir_ref.train import safe_name, train
 
 log = logging.getLogger(__name__)

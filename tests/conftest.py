@@ -47,3 +47,20 @@ def manifest_corpus(tmp_path: Path) -> Path:
         rows.append(f"{name},{genre},{key},{tags},{60 + index},{splits[index // 2]}")
     (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
     return tmp_path / "manifest.csv"
+
+
+@pytest.fixture
+def embed_calls(monkeypatch) -> dict:
+    """Counts calls to the hand-made models' ``embed`` in this process: ``{"n": count}``."""
+    from mir_ref.models import handcrafted
+
+    calls = {"n": 0}
+    for cls in (handcrafted.Mfcc, handcrafted.Chroma, handcrafted.MelSpectrogram):
+        original = cls.embed
+
+        def counted(self, batch, _original=original):
+            calls["n"] += 1
+            return _original(self, batch)
+
+        monkeypatch.setattr(cls, "embed", counted)
+    return calls

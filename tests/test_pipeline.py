@@ -18,7 +18,6 @@ from typer.testing import CliRunner
 import mir_ref
 from mir_ref.cli import app
 from mir_ref.config import Experiment
-from mir_ref.models import handcrafted
 from mir_ref.plan import extraction_units
 from mir_ref.stages import run_all
 from tests.conftest import REPO
@@ -66,21 +65,8 @@ def write_config(folder: Path, config: dict) -> Path:
     return path
 
 
-def count_embed_calls(monkeypatch) -> dict:
-    calls = {"n": 0}
-    for cls in (handcrafted.Mfcc, handcrafted.Chroma, handcrafted.MelSpectrogram):
-        original = cls.embed
-
-        def counted(self, batch, _original=original):
-            calls["n"] += 1
-            return _original(self, batch)
-
-        monkeypatch.setattr(cls, "embed", counted)
-    return calls
-
-
-def test_rerun_computes_nothing_and_results_are_identical(tmp_path, monkeypatch):
-    calls = count_embed_calls(monkeypatch)
+def test_rerun_computes_nothing_and_results_are_identical(tmp_path, embed_calls):
+    calls = embed_calls
     first = run_all(Experiment.from_config(small_config(tmp_path)))
     cold = calls["n"]
     assert cold > 0

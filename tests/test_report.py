@@ -14,13 +14,13 @@ import pytest
 from mir_ref.errors import MirRefError
 from mir_ref.report.html import write_index
 from mir_ref.report.plots import (
-    RESULT_COLUMNS,
     best_clean_probes,
     heatmap,
     model_colors,
     summarize,
     write_plots,
 )
+from mir_ref.results import COLUMNS
 
 MAIN_METRICS = {("toy_genres", "genre"): "accuracy", ("toy_tags", "tags"): "roc_auc"}
 MODELS = ["mfcc", "chroma", "mel-stats"]
@@ -60,7 +60,7 @@ def make_results(
                             (dataset, task, model, "output", name, strength, probe, seed)
                             + (row_metric, row_value)
                         )
-    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def assert_png(path, *, min_height: int = 200, min_width: int = 300) -> None:

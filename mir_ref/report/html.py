@@ -93,7 +93,7 @@ def write_index(
     Parameters
     ----------
     results : the tidy results table, with columns
-        :data:`mir_ref.report.plots.RESULT_COLUMNS`.
+        :data:`mir_ref.results.COLUMNS`.
     main_metrics : ``{(dataset, task): metric}``, the metric shown for each task.
     out_dir : the folder to write into; created if missing.
     title : the page's title.

@@ -25,23 +25,10 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 from mir_ref.errors import MirRefError, did_you_mean
+from mir_ref.results import CLEAN, COLUMNS
 
 logger = logging.getLogger(__name__)
 
-RESULT_COLUMNS = (
-    "dataset",
-    "task",
-    "model",
-    "layer",
-    "deformation",
-    "strength",
-    "probe",
-    "seed",
-    "metric",
-    "value",
-)
-CLEAN = "none"
-"""The ``deformation`` of rows measured on undeformed audio."""
 
 STRENGTH_LABELS = {
     "white_noise": "SNR (dB)",
@@ -67,7 +54,7 @@ def summarize(results: pd.DataFrame, main_metrics: Mapping[tuple[str, str], str]
 
     Parameters
     ----------
-    results : the tidy results table, with columns :data:`RESULT_COLUMNS`.
+    results : the tidy results table, with columns :data:`COLUMNS`.
     main_metrics : ``{(dataset, task): metric}``, one entry for every (dataset, task) in
         ``results``.
 
@@ -138,7 +125,7 @@ def heatmap(
 
     Parameters
     ----------
-    results : the tidy results table, with columns :data:`RESULT_COLUMNS`.
+    results : the tidy results table, with columns :data:`COLUMNS`.
     main_metrics : ``{(dataset, task): metric}``.
     path : where to write the PNG.
 
@@ -215,7 +202,7 @@ def robustness(
 
     Parameters
     ----------
-    results : the tidy results table, with columns :data:`RESULT_COLUMNS`; it must hold
+    results : the tidy results table, with columns :data:`COLUMNS`; it must hold
         deformed rows.
     main_metrics : ``{(dataset, task): metric}``.
     path : where to write the PNG.
@@ -301,7 +288,7 @@ def write_plots(
 
     Parameters
     ----------
-    results : the tidy results table, with columns :data:`RESULT_COLUMNS`.
+    results : the tidy results table, with columns :data:`COLUMNS`.
     main_metrics : ``{(dataset, task): metric}``.
     out_dir : the folder to write into; created if missing.
 
@@ -323,11 +310,10 @@ def _main_metric_rows(
     results: pd.DataFrame, main_metrics: Mapping[tuple[str, str], str]
 ) -> pd.DataFrame:
     """The rows of ``results`` that hold their (dataset, task)'s main metric."""
-    missing_columns = [name for name in RESULT_COLUMNS if name not in results.columns]
+    missing_columns = [name for name in COLUMNS if name not in results.columns]
     if missing_columns:
         raise MirRefError(
-            f"the results table lacks the columns {missing_columns}; "
-            f"expected {list(RESULT_COLUMNS)}"
+            f"the results table lacks the columns {missing_columns}; expected {COLUMNS}"
         )
     if results.empty:
         raise MirRefError("the results table is empty; there is nothing to plot")

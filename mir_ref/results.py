@@ -1,0 +1,39 @@
+"""The tidy results table: its columns, and reading and writing it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from mir_ref.errors import MirRefError
+
+COLUMNS = [
+    "dataset",
+    "task",
+    "model",
+    "layer",
+    "deformation",
+    "strength",
+    "probe",
+    "seed",
+    "metric",
+    "value",
+]
+CLEAN = "none"
+"""The ``deformation`` of rows measured on undeformed audio."""
+
+
+def write_results(results: pd.DataFrame, output_dir: Path) -> None:
+    """Write the table as ``results.csv`` and ``results.parquet``."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    results.to_csv(output_dir / "results.csv", index=False)
+    results.to_parquet(output_dir / "results.parquet", index=False)
+
+
+def read_results(output_dir: Path) -> pd.DataFrame:
+    """Read a run's results table."""
+    path = Path(output_dir) / "results.csv"
+    if not path.is_file():
+        raise MirRefError(f"no results at {path}; run `mir_ref evaluate` first")
+    return pd.read_csv(path)
