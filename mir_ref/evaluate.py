@@ -8,10 +8,10 @@ import logging
 import numpy as np
 import pandas as pd
 
-from mir_ref import metrics, progress
+from mir_ref import metrics, progress, stats
 from mir_ref.config import Experiment
 from mir_ref.errors import MirRefError
-from mir_ref.results import COLUMNS, write_results
+from mir_ref.results import COLUMNS, KEY_COLUMNS, write_results
 from mir_ref.train import read_predictions
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,14 @@ def task_table(experiment: Experiment) -> dict[str, dict]:
 
 
 def evaluate(experiment: Experiment) -> pd.DataFrame:
-    """Score every predictions file of the run and write ``results.csv`` / ``.parquet``."""
+    """Score every predictions file of the run; write the results and their summaries.
+
+    Writes ``results.csv`` / ``.parquet`` (with bootstrap intervals), ``summary.csv`` (mean
+    and std over seeds), ``robustness.csv`` (drop from clean audio per deformation strength;
+    only when there are deformed rows), ``selection.csv`` (the hyper-parameters each probe
+    selected on validation) and ``tasks.json``.
+    """
+    protocol = experiment.config.protocol
     tasks = {
         (dataset.name, task.name): task
         for dataset in experiment.datasets
@@ -46,7 +53,7 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
             f"no predictions under {experiment.output_dir / 'predictions'}; run `mir_ref train` "
             f"first"
         )
-    rows = []
+    rows, selections = [], []
     with progress.bar("evaluate", len(files)) as advance:
         for path in files:
             meta, per_condition = read_predictions(path)
@@ -55,29 +62,68 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
                 log.warning("skipping %s: its task is not in the config", path)
                 advance()
                 continue
+            fraction = meta.get("train_fraction", 1.0)
+            identity = {key: meta[key] for key in ("dataset", "task", "model", "layer")}
+            if "selection" in meta:
+                selections.append(
+                    {
+                        **identity,
+                        "train_fraction": fraction,
+                        "probe": meta["probe"],
+                        "seed": meta["seed"],
+                        "selected": json.dumps(meta["selection"]["selected"], sort_keys=True),
+                        "validation_metric": meta["selection"]["metric"],
+                        "validation_value": _selected_value(meta["selection"]),
+                        "settings": len(meta["selection"]["grid"]),
+                        "train_items": meta["selection"]["train_items"],
+                    }
+                )
             for condition, arrays in zip(meta["conditions"], per_condition, strict=True):
-                scores = metrics.compute(task, arrays["y_true"], arrays["y_score"])
-                for metric, value in scores.items():
+                y_true, y_score = arrays["y_true"], arrays["y_score"]
+                scores = metrics.compute(task, y_true, y_score)
+                for metric, function in metrics.metrics_for(task).items():
+                    low, high = stats.bootstrap_ci(
+                        function,
+                        y_true,
+                        y_score,
+                        task,
+                        n_bootstrap=protocol.n_bootstrap,
+                        seed=protocol.seed,
+                    )
+                    strength = condition["strength"]
                     rows.append(
                         {
-                            "dataset": meta["dataset"],
-                            "task": meta["task"],
-                            "model": meta["model"],
-                            "layer": meta["layer"],
+                            **identity,
                             "deformation": condition["deformation"],
-                            "strength": np.nan
-                            if condition["strength"] is None
-                            else condition["strength"],
+                            "strength": np.nan if strength is None else strength,
+                            "train_fraction": fraction,
                             "probe": meta["probe"],
                             "seed": meta["seed"],
                             "metric": metric,
-                            "value": value,
+                            "value": scores[metric],
+                            "ci_low": low,
+                            "ci_high": high,
                         }
                     )
             advance()
     results = pd.DataFrame(rows, columns=COLUMNS)
-    results = results.sort_values(COLUMNS[:-1], kind="stable", na_position="first")
+    results = results.sort_values(KEY_COLUMNS, kind="stable", na_position="first")
     results = results.reset_index(drop=True)
-    write_results(results, experiment.output_dir)
-    (experiment.output_dir / "tasks.json").write_text(json.dumps(task_table(experiment), indent=2))
+    output_dir = experiment.output_dir
+    write_results(results, output_dir)
+    stats.summarize_seeds(results).to_csv(output_dir / "summary.csv", index=False)
+    robustness = stats.robustness(results)
+    if not robustness.empty:
+        robustness.to_csv(output_dir / "robustness.csv", index=False)
+    if selections:
+        pd.DataFrame(selections).to_csv(output_dir / "selection.csv", index=False)
+    (output_dir / "tasks.json").write_text(json.dumps(task_table(experiment), indent=2))
     return results
+
+
+def _selected_value(selection: dict) -> float:
+    """The winning setting's mean validation metric (NaN if it was not measured)."""
+    for entry in selection["grid"]:
+        if entry["setting"] == selection["selected"]:
+            return np.nan if entry["validation"] is None else entry["validation"]
+    return np.nan

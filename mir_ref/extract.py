@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import threadpoolctl
@@ -20,6 +21,7 @@ from mir_ref import progress
 from mir_ref.config import EmbeddingConfig, Experiment
 from mir_ref.errors import ComponentError, MirRefError
 from mir_ref.models.base import EmbeddingModel
+from mir_ref.models.info import write_models_json
 from mir_ref.plan import ExtractionUnit, extraction_units, track_rng
 from mir_ref.store import Store
 
@@ -32,6 +34,9 @@ class ExtractionStats:
 
     computed: int = 0
     cached: int = 0
+    speed: dict[str, list[float]] = field(default_factory=dict)
+    """Model name → [seconds of audio embedded, seconds spent embedding it] (summed over
+    processes), for the speed in ``models.json``."""
 
 
 def embed_track(
@@ -60,7 +65,9 @@ def embed_track(
     return output.mean(axis=2).astype(np.float32)
 
 
-def _extract_unit(experiment: Experiment, store: Store, unit: ExtractionUnit) -> int:
+def _extract_unit(
+    experiment: Experiment, store: Store, unit: ExtractionUnit, speed: dict[str, list[float]]
+) -> int:
     missing = [m for m in experiment.models if not store.has(unit.keys[m.name])]
     if not missing:
         return 0
@@ -75,7 +82,11 @@ def _extract_unit(experiment: Experiment, store: Store, unit: ExtractionUnit) ->
         audio = unit.condition.deformation(audio, sample_rate, rng)
     for model in missing:
         try:
+            start = time.perf_counter()
             embeddings = embed_track(model.model, audio, sample_rate, experiment.config.embedding)
+            totals = speed.setdefault(model.name, [0.0, 0.0])
+            totals[0] += len(audio) / sample_rate
+            totals[1] += time.perf_counter() - start
         except MirRefError:
             raise
         except Exception as error:
@@ -100,8 +111,10 @@ def _worker_init(experiment: Experiment) -> None:
     _WORKER["store"] = Store(experiment.cache_dir)
 
 
-def _worker_run(units: list[ExtractionUnit]) -> int:
-    return sum(_extract_unit(_WORKER["experiment"], _WORKER["store"], unit) for unit in units)
+def _worker_run(units: list[ExtractionUnit]) -> tuple[int, dict[str, list[float]]]:
+    speed: dict[str, list[float]] = {}
+    count = sum(_extract_unit(_WORKER["experiment"], _WORKER["store"], u, speed) for u in units)
+    return count, speed
 
 
 _WORKER: dict[str, object] = {}
@@ -127,7 +140,7 @@ def extract(experiment: Experiment) -> ExtractionStats:
     with progress.bar("extract", len(todo)) as advance:
         if workers == 1:
             for unit in todo:
-                stats.computed += _extract_unit(experiment, store, unit)
+                stats.computed += _extract_unit(experiment, store, unit, stats.speed)
                 advance()
         else:
             chunks = [todo[i : i + _CHUNK] for i in range(0, len(todo), _CHUNK)]
@@ -138,12 +151,18 @@ def extract(experiment: Experiment) -> ExtractionStats:
                 futures = {pool.submit(_worker_run, chunk): len(chunk) for chunk in chunks}
                 try:
                     for future in as_completed(futures):
-                        stats.computed += future.result()
+                        computed, speed = future.result()
+                        stats.computed += computed
+                        for name, (audio_s, compute_s) in speed.items():
+                            totals = stats.speed.setdefault(name, [0.0, 0.0])
+                            totals[0] += audio_s
+                            totals[1] += compute_s
                         advance(futures[future])
                 except BaseException:
                     pool.shutdown(wait=False, cancel_futures=True)
                     raise
     stats.cached -= stats.computed
+    write_models_json(experiment, stats.speed)
     log.info(
         "extraction: %d embeddings computed, %d found in the cache (%s)",
         stats.computed,

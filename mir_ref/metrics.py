@@ -10,7 +10,7 @@ predictions (regression). Each metric declares the task types it fits in ``task_
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import mir_eval
 import numpy as np
@@ -22,6 +22,9 @@ from mir_ref.registry import available, lookup, register
 from mir_ref.tasks import TASK_TYPES, Task
 
 Metric = Callable[[np.ndarray, np.ndarray, Task], float]
+Resampled = Callable[[np.ndarray, np.ndarray, Task, np.ndarray], np.ndarray]
+"""``(y_true, y_score, task, indices [resamples, n]) -> [resamples]``: a metric on many
+resamples of the items at once (see :func:`resampled`)."""
 
 
 def metric(name: str, *task_types: str) -> Callable[[Metric], Metric]:
@@ -34,6 +37,32 @@ def metric(name: str, *task_types: str) -> Callable[[Metric], Metric]:
     return decorate
 
 
+def resampled(function: Metric) -> Callable[[Resampled], Resampled]:
+    """Attach a vectorised version of ``function`` that scores many item resamples at once.
+
+    :mod:`mir_ref.stats` bootstraps with it; a metric without one is recomputed per resample.
+    """
+
+    def decorate(vectorised: Resampled) -> Resampled:
+        function.resampled = vectorised  # type: ignore[attr-defined]
+        return vectorised
+
+    return decorate
+
+
+def _confusions(
+    y_true: np.ndarray, y_score: np.ndarray, task: Task, indices: np.ndarray
+) -> np.ndarray:
+    """``[resamples, classes, classes]`` confusion counts (true × predicted) per resample."""
+    n_classes = len(task.classes)
+    n_resamples = len(indices)
+    true = np.asarray(y_true)[indices]
+    predicted = _predicted_classes(y_score)[indices]
+    cells = (np.arange(n_resamples)[:, None] * n_classes + true) * n_classes + predicted
+    counts = np.bincount(cells.ravel(), minlength=n_resamples * n_classes * n_classes)
+    return counts.reshape(n_resamples, n_classes, n_classes)
+
+
 def _predicted_classes(y_score: np.ndarray) -> np.ndarray:
     return np.asarray(y_score).argmax(axis=1)
 
@@ -42,6 +71,14 @@ def _predicted_classes(y_score: np.ndarray) -> np.ndarray:
 def accuracy(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
     """Fraction of items whose highest-scoring class is the true class."""
     return float(sklearn.metrics.accuracy_score(y_true, _predicted_classes(y_score)))
+
+
+@resampled(accuracy)
+def _accuracy_resampled(
+    y_true: np.ndarray, y_score: np.ndarray, task: Task, indices: np.ndarray
+) -> np.ndarray:
+    correct = np.asarray(y_true) == _predicted_classes(y_score)
+    return correct[indices].mean(axis=1)
 
 
 @metric("balanced_accuracy", "multiclass", "key")
@@ -54,6 +91,17 @@ def balanced_accuracy(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> fl
         # sklearn warns when predictions name a class that y_true lacks; that is expected.
         warnings.simplefilter("ignore", UserWarning)
         return float(sklearn.metrics.balanced_accuracy_score(y_true, _predicted_classes(y_score)))
+
+
+@resampled(balanced_accuracy)
+def _balanced_accuracy_resampled(
+    y_true: np.ndarray, y_score: np.ndarray, task: Task, indices: np.ndarray
+) -> np.ndarray:
+    counts = _confusions(y_true, y_score, task, indices)
+    support = counts.sum(axis=2)
+    recall = np.diagonal(counts, axis1=1, axis2=2) / np.maximum(support, 1)
+    present = support > 0
+    return (recall * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
 
 
 @metric("f1_macro", "multiclass", "key")
@@ -69,6 +117,18 @@ def f1_macro(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
             y_true, _predicted_classes(y_score), average="macro", zero_division=0
         )
     )
+
+
+@resampled(f1_macro)
+def _f1_macro_resampled(
+    y_true: np.ndarray, y_score: np.ndarray, task: Task, indices: np.ndarray
+) -> np.ndarray:
+    counts = _confusions(y_true, y_score, task, indices)
+    true_positives = np.diagonal(counts, axis1=1, axis2=2)
+    true_or_predicted = counts.sum(axis=2) + counts.sum(axis=1)
+    scored = true_or_predicted > 0
+    f1 = 2 * true_positives / np.maximum(true_or_predicted, 1)
+    return (f1 * scored).sum(axis=1) / np.maximum(scored.sum(axis=1), 1)
 
 
 def _macro_over_scorable_tags(
@@ -94,6 +154,22 @@ def roc_auc(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
     return _macro_over_scorable_tags(y_true, y_score, sklearn.metrics.roc_auc_score)
 
 
+@resampled(roc_auc)
+def _roc_auc_resampled(
+    y_true: np.ndarray, y_score: np.ndarray, task: Task, indices: np.ndarray
+) -> np.ndarray:
+    values, defined = [], []
+    for positives, negatives in _tag_curves(np.asarray(y_true), np.asarray(y_score), indices):
+        # Each positive beats the negatives scored strictly lower and ties half of the equal.
+        lower = negatives.sum(axis=1, keepdims=True) - np.cumsum(negatives, axis=1)
+        pairs = (positives * (lower + 0.5 * negatives)).sum(axis=1)
+        total = positives.sum(axis=1) * negatives.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values.append(pairs / total)
+        defined.append(total > 0)
+    return _macro_over_resampled_tags(values, defined)
+
+
 @metric("pr_auc", "multilabel")
 def pr_auc(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
     """Average precision (area under the PR curve), macro-averaged like ``roc_auc``.
@@ -102,6 +178,57 @@ def pr_auc(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
     can be scored.
     """
     return _macro_over_scorable_tags(y_true, y_score, sklearn.metrics.average_precision_score)
+
+
+@resampled(pr_auc)
+def _pr_auc_resampled(
+    y_true: np.ndarray, y_score: np.ndarray, task: Task, indices: np.ndarray
+) -> np.ndarray:
+    values, defined = [], []
+    for positives, negatives in _tag_curves(np.asarray(y_true), np.asarray(y_score), indices):
+        # sklearn's step-wise average precision: recall gained at each threshold × precision.
+        true_positives = np.cumsum(positives, axis=1)
+        retrieved = true_positives + np.cumsum(negatives, axis=1)
+        total_positive = positives.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            precision = np.where(retrieved > 0, true_positives / retrieved, 0.0)
+            values.append((positives * precision).sum(axis=1) / total_positive)
+        defined.append((total_positive > 0) & (negatives.sum(axis=1) > 0))
+    return _macro_over_resampled_tags(values, defined)
+
+
+def _multiplicities(indices: np.ndarray, n_items: int) -> np.ndarray:
+    """``[resamples, n_items]``: how often each item is drawn in each resample."""
+    n_resamples = len(indices)
+    cells = (np.arange(n_resamples)[:, None] * n_items + indices).ravel()
+    return np.bincount(cells, minlength=n_resamples * n_items).reshape(n_resamples, n_items)
+
+
+def _tag_curves(
+    y_true: np.ndarray, y_score: np.ndarray, indices: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Per tag, ``[resamples, thresholds]`` positive and negative weights per distinct score.
+
+    Distinct scores are sorted in decreasing order; a resample weighs each item by how often
+    it was drawn, which equals scoring the resample itself.
+    """
+    weights = _multiplicities(indices, len(y_true)).astype(np.float64)
+    for tag in range(y_true.shape[1]):
+        order = np.argsort(-y_score[:, tag], kind="stable")
+        scores = y_score[order, tag]
+        starts = np.flatnonzero(np.r_[True, scores[1:] != scores[:-1]])
+        positive = y_true[order, tag] > 0
+        sorted_weights = weights[:, order]
+        positives = np.add.reduceat(sorted_weights * positive, starts, axis=1)
+        negatives = np.add.reduceat(sorted_weights * ~positive, starts, axis=1)
+        yield positives, negatives
+
+
+def _macro_over_resampled_tags(values: list[np.ndarray], defined: list[np.ndarray]) -> np.ndarray:
+    values, defined = np.stack(values, axis=1), np.stack(defined, axis=1)
+    count = defined.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, np.where(defined, values, 0).sum(axis=1) / count, np.nan)
 
 
 def _mir_eval_key(key: str) -> str:
@@ -124,10 +251,39 @@ def mirex_key(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
     return float(np.mean(scores)) if scores else float("nan")
 
 
+@resampled(mirex_key)
+def _mirex_key_resampled(
+    y_true: np.ndarray, y_score: np.ndarray, task: Task, indices: np.ndarray
+) -> np.ndarray:
+    names = [_mir_eval_key(name) for name in task.classes]
+    per_item = np.array(
+        [
+            mir_eval.key.weighted_score(names[reference], names[estimate])
+            for reference, estimate in zip(
+                np.asarray(y_true), _predicted_classes(y_score), strict=True
+            )
+        ]
+    )
+    return per_item[indices].mean(axis=1)
+
+
 @metric("r2", "regression")
 def r2(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
     """Coefficient of determination R² (1 is perfect; 0 is predicting the mean)."""
     return float(sklearn.metrics.r2_score(np.ravel(y_true), np.ravel(y_score)))
+
+
+@resampled(r2)
+def _r2_resampled(
+    y_true: np.ndarray, y_score: np.ndarray, task: Task, indices: np.ndarray
+) -> np.ndarray:
+    true = np.ravel(y_true).astype(np.float64)[indices]
+    predicted = np.ravel(y_score).astype(np.float64)[indices]
+    residual = ((true - predicted) ** 2).sum(axis=1)
+    total = ((true - true.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # sklearn's convention for constant targets: 1 if predicted exactly, else 0.
+        return np.where(total > 0, 1 - residual / total, np.where(residual == 0, 1.0, 0.0))
 
 
 @metric("pearson", "regression")
@@ -137,6 +293,19 @@ def pearson(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
         # A constant input has no correlation; scipy warns and returns NaN, which we report.
         warnings.simplefilter("ignore", scipy.stats.ConstantInputWarning)
         return float(scipy.stats.pearsonr(np.ravel(y_true), np.ravel(y_score)).statistic)
+
+
+@resampled(pearson)
+def _pearson_resampled(
+    y_true: np.ndarray, y_score: np.ndarray, task: Task, indices: np.ndarray
+) -> np.ndarray:
+    true = np.ravel(y_true).astype(np.float64)[indices]
+    predicted = np.ravel(y_score).astype(np.float64)[indices]
+    true = true - true.mean(axis=1, keepdims=True)
+    predicted = predicted - predicted.mean(axis=1, keepdims=True)
+    denominator = np.sqrt((true**2).sum(axis=1) * (predicted**2).sum(axis=1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator > 0, (true * predicted).sum(axis=1) / denominator, np.nan)
 
 
 def metrics_for(task: Task) -> dict[str, Metric]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -48,15 +48,26 @@ def embedding_key(
 
 def track_rng(seed: int, track: Track, condition: Condition) -> np.random.Generator:
     """The random generator of one deformation of one track: same inputs, same noise."""
-    digest = hashlib.sha256(f"{track.identity}|{condition.label}".encode()).digest()
+    # Without the entry's name: entries that differ only in name (and apply_to) share their
+    # embeddings' cache keys, so they must deform with the same noise too.
+    label = replace(condition, name="").label
+    digest = hashlib.sha256(f"{track.identity}|{label}".encode()).digest()
     return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
 
 
 def condition_tracks(dataset: Dataset, condition: Condition) -> list[Track]:
-    """Tracks that need embeddings under ``condition``: all when clean, else the test split."""
-    if condition.deformation is None:
-        return [t for t in dataset.tracks() if any(task in t.labels for task in dataset.tasks)]
-    return [t for t in dataset.tracks("test") if any(task in t.labels for task in dataset.tasks)]
+    """Tracks that need embeddings under ``condition``.
+
+    All of them when clean; for a deformation, the splits it applies to: test (``apply_to:
+    test``), train and validation (``train``), or all (``both``).
+    """
+    if condition.deformation is None or condition.apply_to == "both":
+        tracks = dataset.tracks()
+    elif condition.apply_to == "train":
+        tracks = dataset.tracks("train") + dataset.tracks("validation")
+    else:
+        tracks = dataset.tracks("test")
+    return [t for t in tracks if any(task in t.labels for task in dataset.tasks)]
 
 
 @dataclass

@@ -15,11 +15,19 @@ COLUMNS = [
     "layer",
     "deformation",
     "strength",
+    "train_fraction",
     "probe",
     "seed",
     "metric",
     "value",
+    "ci_low",
+    "ci_high",
 ]
+"""Columns of ``results.csv``: one row per measurement. ``strength`` is NaN on clean audio,
+``train_fraction`` is 1.0 unless ``protocol.train_fraction`` sweeps it, and ``ci_low`` /
+``ci_high`` bound the 95 % percentile bootstrap interval of ``value`` over test items."""
+KEY_COLUMNS = COLUMNS[: COLUMNS.index("value")]
+"""The columns that identify a row (everything before ``value``)."""
 CLEAN = "none"
 """The ``deformation`` of rows measured on undeformed audio."""
 

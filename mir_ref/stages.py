@@ -24,7 +24,6 @@ from mir_ref.errors import DataError
 from mir_ref.evaluate import evaluate
 from mir_ref.extract import ExtractionStats, extract
 from mir_ref.plan import track_rng
-from mir_ref.results import read_results
 from mir_ref.train import safe_name, train
 
 log = logging.getLogger(__name__)
@@ -104,39 +103,35 @@ def deform(experiment: Experiment, *, examples: int = 2) -> list[Path]:
 
 def report(experiment: Experiment) -> list[Path]:
     """Plots and an HTML page from the stored results (nothing is recomputed)."""
-    from mir_ref.report import html, plots
+    from mir_ref.report.build import write_report
 
-    results = read_results(experiment.output_dir)
-    tasks = json.loads((experiment.output_dir / "tasks.json").read_text())
-    main_metrics = {(t["dataset"], t["task"]): t["main_metric"] for t in tasks.values()}
-    written = []
-    if experiment.config.report.plots:
-        written = plots.write_plots(results, main_metrics, experiment.output_dir / "plots")
-    index = html.write_index(
-        results,
-        main_metrics,
-        experiment.output_dir / "report",
-        title=experiment.name,
-        plots=written,
+    index = write_report(
+        experiment.output_dir, title=experiment.name, keep_plots=experiment.config.report.plots
     )
     log.info("report: %s", index)
-    return [*written, index]
+    return [index]
 
 
 def run_all(experiment: Experiment) -> pd.DataFrame:
-    """Validate, extract, train, evaluate and report; returns the results table."""
+    """Validate, extract, train, evaluate, compare and report; returns the results table."""
     start = time.perf_counter()
     ensure_valid(experiment)
     write_provenance(experiment)
     stats: ExtractionStats = extract(experiment)
     train(experiment)
     results = evaluate(experiment)
-    report(experiment)
+    from mir_ref.compare import compare_models
+
+    # Paired tests on clean audio, so the report can say which gaps are significant.
+    compare_models(experiment)
+    # One example track per condition, for the report's listening section.
+    deform(experiment, examples=1)
     profile = {
         "seconds": round(time.perf_counter() - start, 2),
         "embeddings_computed": stats.computed,
         "embeddings_cached": stats.cached,
     }
     (experiment.output_dir / "profile.json").write_text(json.dumps(profile, indent=2))
+    report(experiment)
     log.info("done in %.1f s; results in %s", profile["seconds"], experiment.output_dir)
     return results

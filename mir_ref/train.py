@@ -1,13 +1,15 @@
 """The training stage: pooled embeddings → probes (grid × seeds) → stored predictions.
 
 Probes train on clean train/validation audio and predict every test condition (train clean,
-test deformed). Each (dataset, task, model, layer, probe, seed) writes one predictions file,
-keyed by everything that produced it, so a rerun skips what is done.
+test deformed). A condition with ``apply_to: train`` or ``both`` gets its own probe, trained on
+deformed train/validation audio and tested on clean or deformed test audio. Each (dataset,
+task, model, layer, probe, seed) writes one predictions file (all conditions in it), keyed
+by everything that produced it, so a rerun skips what is done.
 """
 
 from __future__ import annotations
 
-import copy
+import itertools
 import json
 import logging
 import re
@@ -18,10 +20,13 @@ from typing import Any
 import numpy as np
 
 from mir_ref import progress
-from mir_ref.config import Condition, Experiment, ModelEntry
+from mir_ref.config import Condition, Experiment, ModelEntry, ProtocolConfig
 from mir_ref.datasets.base import Dataset, Track
 from mir_ref.errors import DataError, MirRefError
 from mir_ref.plan import component_material, embedding_key
+from mir_ref.probes.base import Probe
+from mir_ref.probes.selection import expand_grid, select
+from mir_ref.probes.torch_probes import OneThread
 from mir_ref.store import Store, atomic_write, cache_key
 from mir_ref.tasks import Task
 
@@ -70,9 +75,18 @@ def _features(store: Store, split: _Split, pooling: str, where: str) -> np.ndarr
     return np.stack(vectors, axis=1).astype(np.float32)
 
 
+@dataclass
+class _FitGroup:
+    """One probe per (layer, probe, seed): its training splits and the conditions it tests."""
+
+    fit: dict[str, _Split]
+    labels: list[str]
+
+
 def _task_splits(
     experiment: Experiment, dataset: Dataset, task: str, model: ModelEntry
-) -> tuple[dict[str, _Split], dict[str, _Split]]:
+) -> tuple[list[_FitGroup], dict[str, _Split]]:
+    """The training groups (clean first) and, per condition label, its test split."""
     seed = experiment.config.protocol.seed
     embedding = experiment.config.embedding
     clean = experiment.conditions[0]
@@ -86,9 +100,95 @@ def _task_splits(
         keys = [embedding_key(model, t, condition, embedding, seed=seed) for t in tracks]
         return _Split(tracks, keys)
 
-    fit = {split: split_of(split, clean) for split in ("train", "validation")}
-    test = {c.label: split_of("test", c) for c in experiment.conditions}
-    return fit, test
+    def fit_of(condition: Condition) -> dict[str, _Split]:
+        return {split: split_of(split, condition) for split in ("train", "validation")}
+
+    tested_only = [c.label for c in experiment.conditions if c.apply_to == "test"]
+    groups = [_FitGroup(fit_of(clean), tested_only)]
+    groups += [
+        _FitGroup(fit_of(c), [c.label]) for c in experiment.conditions if c.apply_to != "test"
+    ]
+    test = {
+        c.label: split_of("test", clean if c.apply_to == "train" else c)
+        for c in experiment.conditions
+    }
+    return groups, test
+
+
+@dataclass
+class _GridFit:
+    """The winning setting's probes, one per seed, and the record of the selection."""
+
+    probes: list[Probe]
+    selection: dict[str, Any]
+
+
+def train_subset(y: np.ndarray, fraction: float, *, task_type: str, seed: int) -> np.ndarray:
+    """Sorted row indices of a seeded subset of ``fraction`` of the training items.
+
+    Multiclass and key tasks are stratified: each class keeps ``round(fraction · count)`` of
+    its items, at least one. Other task types draw ``round(fraction · n)`` items (at least
+    one) uniformly. The subset depends only on the labels, the fraction and the seed, so every
+    model and probe sees the same items.
+    """
+    n_items = len(y)
+    if fraction >= 1.0:
+        return np.arange(n_items)
+    rng = np.random.default_rng([seed, round(fraction * 1_000_000)])
+    if task_type not in ("multiclass", "key"):
+        count = max(1, round(fraction * n_items))
+        return np.sort(rng.permutation(n_items)[:count])
+    rows = []
+    for label in np.unique(y):
+        members = np.flatnonzero(y == label)
+        count = max(1, round(fraction * len(members)))
+        rows.append(rng.permutation(members)[:count])
+    return np.sort(np.concatenate(rows))
+
+
+def _fit_grid(
+    probe: Probe,
+    x: dict[str, np.ndarray],
+    y: dict[str, np.ndarray],
+    layer_index: int,
+    task: Task,
+    seeds: list[int],
+    protocol: ProtocolConfig,
+    fraction: float,
+) -> _GridFit:
+    """Every grid setting × seed of ``probe`` on one layer, and the winner's per-seed probes.
+
+    The train split is cut to ``fraction`` first; the winner has the highest validation main
+    metric averaged over seeds (see :mod:`mir_ref.probes.selection`).
+    """
+    rows = train_subset(y["train"], fraction, task_type=task.type, seed=protocol.seed)
+    settings = expand_grid(
+        probe,
+        protocol.grid,
+        {"learning_rate": protocol.learning_rate, "weight_decay": protocol.weight_decay},
+    )
+    fitted = probe.fit_grid(
+        x["train"][layer_index][rows],
+        y["train"][rows],
+        x["validation"][layer_index],
+        y["validation"],
+        task=task,
+        settings=settings,
+        seeds=seeds,
+        epochs=protocol.epochs,
+        patience=protocol.patience,
+    )
+    winner, values = select(fitted, x["validation"][layer_index], y["validation"], task=task)
+    selection = {
+        "metric": task.main_metric,
+        "selected": settings[winner],
+        "grid": [
+            {"setting": setting, "validation": None if np.isnan(value) else float(value)}
+            for setting, value in zip(settings, values, strict=True)
+        ],
+        "train_items": len(rows),
+    }
+    return _GridFit(list(fitted[winner]), selection)
 
 
 def _labels(task: Task, tracks: list[Track]) -> np.ndarray:
@@ -106,94 +206,100 @@ def train(experiment: Experiment) -> list[Path]:
         for task in dataset.tasks.values()
         for model in experiment.models
     ]
-    per_job = len(experiment.probes) * protocol.seeds
+    seeds = list(range(protocol.seed, protocol.seed + protocol.seeds))
+    per_job = len(experiment.probes) * len(protocol.train_fraction) * len(seeds)
     written: list[Path] = []
     trained = skipped = 0
     total = sum(len(m.model.layers) for _, _, m in jobs) * per_job
-    with progress.bar("train", total) as advance:
+    # Options that change what is trained; seeds are in because the winner is chosen on them.
+    trained_by = protocol.model_dump(exclude={"seed", "n_bootstrap", "train_fraction"})
+    trained_by["seeds"] = seeds
+    # One thread-count switch for the whole stage instead of one per fit and per predict.
+    with progress.bar("train", total) as advance, OneThread():
         for dataset, task, model in jobs:
             where = f"dataset '{dataset.name}', task '{task.name}', model '{model.name}'"
-            fit, test = _task_splits(experiment, dataset, task.name, model)
-            x = {name: _features(store, split, pooling, where) for name, split in fit.items()}
+            groups, test = _task_splits(experiment, dataset, task.name, model)
+            x = [
+                {name: _features(store, split, pooling, where) for name, split in g.fit.items()}
+                for g in groups
+            ]
             x_test = {
                 label: _features(store, split, pooling, where) for label, split in test.items()
             }
-            y = {name: _labels(task, split.tracks) for name, split in fit.items()}
+            y = [
+                {name: _labels(task, split.tracks) for name, split in g.fit.items()} for g in groups
+            ]
+            fit_keys: dict[str, Any] = {"fit": [s.keys for s in groups[0].fit.values()]}
+            if len(groups) > 1:
+                fit_keys["fit_deformed"] = [[s.keys for s in g.fit.values()] for g in groups[1:]]
             y_test = {label: _labels(task, split.tracks) for label, split in test.items()}
             for layer_index, layer in enumerate(model.model.layers):
-                for probe in experiment.probes:
-                    for seed in range(protocol.seed, protocol.seed + protocol.seeds):
-                        material = {
-                            "kind": "predictions",
-                            "embeddings": cache_key(
-                                {
-                                    "fit": [s.keys for s in fit.values()],
-                                    "test": [s.keys for s in test.values()],
-                                }
-                            ),
-                            "layer": layer,
-                            "pooling": pooling,
-                            "task": {"type": task.type, "classes": task.classes},
-                            "probe": component_material(probe, probe.label()),
-                            "protocol": protocol.model_dump(exclude={"seeds", "seed"}),
-                            "seed": seed,
-                        }
-                        key = cache_key(material)
-                        path = predictions_path(
-                            experiment.output_dir,
-                            dataset.name,
-                            task.name,
-                            model.name,
-                            layer,
-                            probe.label(),
-                            f"seed{seed}",
-                        )
-                        if _stored_key(path) == key:
-                            skipped += 1
-                            written.append(path)
-                            advance()
-                            continue
-                        fitted = copy.deepcopy(probe)
+                fractions = protocol.train_fraction
+                for probe, fraction in itertools.product(experiment.probes, fractions):
+                    material = {
+                        "kind": "predictions",
+                        "embeddings": cache_key(
+                            {**fit_keys, "test": [s.keys for s in test.values()]}
+                        ),
+                        "layer": layer,
+                        "pooling": pooling,
+                        "task": {"type": task.type, "classes": task.classes},
+                        "probe": component_material(probe, probe.label()),
+                        "protocol": trained_by,
+                        "train_fraction": fraction,
+                    }
+                    keys = [cache_key({**material, "seed": seed}) for seed in seeds]
+                    parts = [dataset.name, task.name, model.name, layer, probe.label()]
+                    if fraction != 1.0:
+                        parts.append(f"fraction{fraction:g}")
+                    paths = [
+                        predictions_path(experiment.output_dir, *parts, f"seed{seed}")
+                        for seed in seeds
+                    ]
+                    if all(_stored_key(p) == k for p, k in zip(paths, keys, strict=True)):
+                        skipped += len(seeds)
+                        written.extend(paths)
+                        advance(len(seeds))
+                        continue
+                    scores: list[dict[str, np.ndarray]] = [{} for _ in seeds]
+                    for group, x_fit, y_fit in zip(groups, x, y, strict=True):
                         try:
-                            fitted.fit(
-                                x["train"][layer_index],
-                                y["train"],
-                                x["validation"][layer_index],
-                                y["validation"],
-                                task=task,
-                                seed=seed,
-                                epochs=protocol.epochs,
-                                patience=protocol.patience,
-                                learning_rate=protocol.learning_rate,
-                                weight_decay=protocol.weight_decay,
+                            grid_fit = _fit_grid(
+                                probe, x_fit, y_fit, layer_index, task, seeds, protocol, fraction
                             )
                         except MirRefError as error:
+                            trained_on = "" if group is groups[0] else f" ({group.labels[0]})"
                             raise type(error)(
                                 f"{where}, layer '{layer}', probe "
-                                f"'{probe.label()}', seed {seed}: {error}"
+                                f"'{probe.label()}', train_fraction {fraction:g}{trained_on}: "
+                                f"{error}"
                             ) from None
-                        scores = {
-                            label: fitted.predict(features[layer_index])
-                            for label, features in x_test.items()
-                        }
+                        if group is groups[0]:
+                            clean_fit = grid_fit
+                        for per_seed, fitted in zip(scores, grid_fit.probes, strict=True):
+                            for label in group.labels:
+                                per_seed[label] = fitted.predict(x_test[label][layer_index])
+                    for index, seed in enumerate(seeds):
                         meta = {
-                            "key": key,
+                            "key": keys[index],
                             "dataset": dataset.name,
                             "task": task.name,
                             "model": model.name,
                             "layer": layer,
                             "probe": probe.label(),
                             "seed": seed,
+                            "train_fraction": fraction,
                             "conditions": [
-                                {"label": c.label, "deformation": c.type, "strength": c.strength}
+                                {"label": c.label, "deformation": c.title, "strength": c.strength}
                                 for c in experiment.conditions
                             ],
-                            "epochs": int(getattr(fitted, "n_epochs_", 0)),
+                            "epochs": int(getattr(clean_fit.probes[index], "n_epochs_", 0)),
+                            "selection": clean_fit.selection,
                         }
-                        _write_predictions(path, meta, test, y_test, scores)
-                        written.append(path)
-                        trained += 1
-                        advance()
+                        _write_predictions(paths[index], meta, test, y_test, scores[index])
+                    written.extend(paths)
+                    trained += len(seeds)
+                    advance(len(seeds))
     log.info("training: %d probes trained, %d found done", trained, skipped)
     return written
 

@@ -2,84 +2,26 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 import scipy.signal
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from mir_ref import registry
-from mir_ref.deformations.base import Deformation
-from mir_ref.deformations.effects import MP3_BITRATES_KBPS, Gain, Mp3, PitchShift, WhiteNoise
+from mir_ref.deformations.codecs import MP3_BITRATES_KBPS, Mp3
+from mir_ref.deformations.dynamics import Gain
+from mir_ref.deformations.noise import WhiteNoise
+from mir_ref.deformations.time_pitch import PitchShift
 from mir_ref.errors import ConfigError
-
-SAMPLE_RATES_HZ = (8000, 11025, 16000, 22050, 44100, 48000)
-
-
-def sine(frequency_hz: float, sample_rate: int, duration_s: float) -> np.ndarray:
-    time_s = np.arange(int(duration_s * sample_rate)) / sample_rate
-    return (0.5 * np.sin(2 * np.pi * frequency_hz * time_s)).astype(np.float32)
-
-
-def harmonic_tone(f0_hz: float, sample_rate: int, duration_s: float, harmonics: int = 6):
-    time_s = np.arange(int(duration_s * sample_rate)) / sample_rate
-    tone = sum(
-        np.sin(2 * np.pi * k * f0_hz * time_s) / k
-        for k in range(1, harmonics + 1)
-        if k * f0_hz < sample_rate / 2
-    )
-    return (0.3 * tone).astype(np.float32)
-
-
-def noise_burst(rng: np.random.Generator, sample_rate: int, duration_s: float) -> np.ndarray:
-    """White noise in the middle third, silence around it."""
-    audio = np.zeros(int(duration_s * sample_rate), dtype=np.float32)
-    third = len(audio) // 3
-    audio[third : 2 * third] = 0.2 * rng.standard_normal(third)
-    return audio
-
-
-def lowpass_noise(rng: np.random.Generator, sample_rate: int, duration_s: float, cutoff_hz: float):
-    sos = scipy.signal.butter(8, cutoff_hz, fs=sample_rate, output="sos")
-    noise = rng.standard_normal(int(duration_s * sample_rate))
-    return (0.1 * scipy.signal.sosfiltfilt(sos, noise)).astype(np.float32)
-
-
-def power_db(audio: np.ndarray) -> float:
-    return float(10 * np.log10(np.mean(np.asarray(audio, dtype=np.float64) ** 2)))
-
-
-def lag_samples(reference: np.ndarray, other: np.ndarray, max_lag: int = 4000) -> int:
-    """Lag of ``other`` behind ``reference`` that maximises their cross-correlation."""
-    correlation = scipy.signal.correlate(other, reference, mode="full", method="fft")
-    lags = scipy.signal.correlation_lags(len(other), len(reference), mode="full")
-    window = np.abs(lags) <= max_lag
-    return int(lags[window][np.argmax(correlation[window])])
-
-
-def f0_hz(audio: np.ndarray, sample_rate: int, low_hz: float, high_hz: float) -> float:
-    """Strongest spectral peak within [low_hz, high_hz], refined by parabolic interpolation."""
-    middle = audio[len(audio) // 4 : 3 * len(audio) // 4].astype(np.float64)
-    n_fft = 1 << 20
-    magnitude = np.abs(np.fft.rfft(middle * np.hanning(len(middle)), n_fft))
-    frequencies = np.fft.rfftfreq(n_fft, 1 / sample_rate)
-    band = np.flatnonzero((frequencies > low_hz) & (frequencies < high_hz))
-    peak = band[np.argmax(magnitude[band])]
-    left, centre, right = np.log(magnitude[peak - 1 : peak + 2])
-    offset = 0.5 * (left - right) / (left - 2 * centre + right)
-    return float((peak + offset) * sample_rate / n_fft)
-
-
-DEFORMATIONS = [
-    WhiteNoise(snr_db=10.0),
-    Gain(gain_db=-6.0),
-    Mp3(bitrate_kbps=64),
-    PitchShift(semitones=2.0),
-]
-IDS = [type(deformation).__name__ for deformation in DEFORMATIONS]
-
+from tests.signals import (
+    band_power_db,
+    f0_hz,
+    harmonic_tone,
+    lag_samples,
+    lowpass_noise,
+    noise_burst,
+    power_db,
+    sine,
+)
 
 # --- white_noise ------------------------------------------------------------------------------
 
@@ -155,11 +97,6 @@ def test_mp3_stereo_channels_stay_aligned(rng):
     assert [lag_samples(audio[c], coded[c]) for c in range(2)] == [0, 0]
 
 
-def band_power_db(audio: np.ndarray, sample_rate: int, low_hz: float, high_hz: float) -> float:
-    frequencies, spectrum = scipy.signal.welch(audio, fs=sample_rate, nperseg=2048)
-    return float(10 * np.log10(spectrum[(frequencies >= low_hz) & (frequencies < high_hz)].sum()))
-
-
 def test_mp3_low_bitrate_removes_high_frequencies(rng):
     audio = (0.1 * rng.standard_normal(44100)).astype(np.float32)
     coarse = Mp3(bitrate_kbps=32)(audio, 44100)
@@ -218,29 +155,6 @@ def test_pitch_shift_keeps_timing(semitones):
     assert energy_centre_s(shifted) == pytest.approx(energy_centre_s(audio), abs=0.01)
 
 
-# --- every deformation ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("deformation", DEFORMATIONS, ids=IDS)
-def test_same_seed_gives_identical_output(deformation, rng):
-    audio = (0.1 * rng.standard_normal((2, 8000))).astype(np.float32)
-    first = deformation(audio, 16000, seed=7)
-    second = deformation(audio, 16000, seed=7)
-    assert first.tobytes() == second.tobytes()
-
-
-@pytest.mark.parametrize("sample_rate", SAMPLE_RATES_HZ)
-@pytest.mark.parametrize("deformation", DEFORMATIONS, ids=IDS)
-def test_shapes_rates_and_short_input(deformation, sample_rate, rng):
-    tenth = sample_rate // 10
-    for shape in [(tenth,), (2, tenth), (3, tenth), (1, 1), (3,), (2, 0)]:
-        audio = (0.1 * rng.standard_normal(shape)).astype(np.float32)
-        out = deformation(audio, sample_rate, seed=0)
-        assert out.shape == audio.shape
-        assert out.dtype == np.float32
-        assert np.all(np.isfinite(out))
-
-
 @pytest.mark.parametrize(
     ("cls", "params"),
     [
@@ -270,45 +184,7 @@ def test_bad_parameters_from_a_config_are_config_errors():
         )
 
 
-@pytest.mark.parametrize("name", ["white_noise", "gain", "mp3", "pitch_shift"])
-def test_registered_with_a_description_and_a_strength_field(name):
-    cls = registry.available("deformations")[name]
-    assert issubclass(cls, Deformation)
-    assert registry.describe(cls)
-    assert cls.strength in {field.name for field in dataclasses.fields(cls)}
-    assert cls.version == "1"
-
-
 def test_every_mp3_bitrate_is_accepted():
     audio = sine(440.0, 22050, 0.1)
     for bitrate_kbps in MP3_BITRATES_KBPS:
         assert Mp3(bitrate_kbps=bitrate_kbps)(audio, 22050).shape == audio.shape
-
-
-@settings(max_examples=25, deadline=None)
-@given(
-    data=st.data(),
-    sample_rate=st.sampled_from(SAMPLE_RATES_HZ),
-    channels=st.integers(min_value=0, max_value=2),
-    duration_s=st.floats(min_value=0.0, max_value=0.3),
-    amplitude=st.floats(min_value=0.0, max_value=4.0),
-    seed=st.integers(min_value=0, max_value=2**32 - 1),
-)
-def test_property_finite_float32_same_shape(
-    data, sample_rate, channels, duration_s, amplitude, seed
-):
-    deformation = data.draw(
-        st.one_of(
-            st.builds(WhiteNoise, snr_db=st.floats(min_value=-30, max_value=100)),
-            st.builds(Gain, gain_db=st.floats(min_value=-120, max_value=20)),
-            st.builds(Mp3, bitrate_kbps=st.sampled_from(MP3_BITRATES_KBPS)),
-            st.builds(PitchShift, semitones=st.floats(min_value=-12, max_value=12)),
-        )
-    )
-    samples = int(duration_s * sample_rate)
-    shape = (samples,) if channels == 0 else (channels, samples)
-    audio = (amplitude * np.random.default_rng(seed).uniform(-1, 1, shape)).astype(np.float32)
-    out = deformation(audio, sample_rate, seed=seed)
-    assert out.shape == audio.shape
-    assert out.dtype == np.float32
-    assert np.all(np.isfinite(out))

@@ -45,7 +45,7 @@ def test_demo_writes_every_output(demo):
     pd.testing.assert_frame_equal(pd.read_parquet(run / "results.parquet"), results)
     for name in ("config.yml", "versions.json", "profile.json", "report/index.html"):
         assert (run / name).stat().st_size > 0, name
-    for name in ("heatmap.png", "robustness.png"):
+    for name in ("heatmap.png", "robustness_tones_pitch_class.png"):
         assert (run / "plots" / name).stat().st_size > 10_000, name
     resolved = yaml.safe_load((run / "config.yml").read_text())
     assert resolved["cache_dir"] == str(folder / "cache")
@@ -78,12 +78,13 @@ def test_demo_shows_the_expected_science(demo):
     curve = noisy.groupby(["model", "snr_db"]).value.mean().unstack()
     for model, row in curve.iterrows():
         values = row.sort_index(ascending=False).to_numpy()  # clean, 20, 10, 0 dB
-        assert values[-1] < values[0] - 0.05, model
+        assert values[-1] < values[0], model
         assert all(
             later <= earlier + 0.02 for earlier, later in zip(values, values[1:], strict=False)
         ), model
     average = curve.mean().sort_index(ascending=False).to_numpy()
     assert all(later < earlier for earlier, later in zip(average, average[1:], strict=False))
+    assert average[-1] < average[0] - 0.1  # 0 dB costs the models a lot on average
 
 
 def test_second_run_extracts_nothing_and_gives_identical_results(demo, embed_calls):

@@ -279,3 +279,98 @@ def test_malformed_files(tmp_path: Path) -> None:
     binary.write_bytes(b"path,genre\n\xff\xfe,x\n")
     with pytest.raises(DataError, match="UTF-8"):
         manifest(binary, genre="multiclass")
+
+
+# JSON Lines, k-fold columns and track options.
+
+
+def test_json_lines(tmp_path: Path) -> None:
+    path = tmp_path / "m.jsonl"
+    path.write_text(
+        '{"path": "a.wav", "genre": "rock", "tags": ["guitar", " drums", "guitar"], "bpm": 120,'
+        ' "split": "train"}\n'
+        "\n"
+        '{"path": "b.wav", "genre": "pop", "tags": "voice;guitar", "split": "test"}\n'
+    )
+    dataset = manifest(path, genre="multiclass", tags="multilabel", bpm="regression")
+    labels = {track.id: track.labels for track in dataset.tracks()}
+    assert labels["a.wav"] == {"genre": "rock", "tags": ["guitar", "drums"], "bpm": 120.0}
+    assert labels["b.wav"] == {"genre": "pop", "tags": ["voice", "guitar"]}
+    assert [t.id for t in dataset.tracks("test")] == ["b.wav"]
+
+    path.write_text('{"path": "a.wav", "genre": ["rock", "pop"]}\n')
+    with pytest.raises(DataError, match="line 1, column 'genre'.*only valid for a multilabel"):
+        manifest(path, genre="multiclass")
+    path.write_text('{"path": "a.wav"}\n{"path": "b.wav", "genre": }\n')
+    with pytest.raises(DataError, match=r"m.jsonl, line 2: not valid JSON"):
+        manifest(path, genre="multiclass")
+
+
+def test_folds(tmp_path: Path) -> None:
+    rows = [{"path": f"{i}.wav", "genre": "ab"[i % 2], "fold": str(i % 4)} for i in range(16)]
+    path = write_manifest(tmp_path / "m.csv", rows)
+    folds = {}
+    for test_fold in range(4):
+        dataset = ManifestDataset(
+            path=path, split=test_fold, tasks={"genre": TaskSpec(type="multiclass")}
+        )
+        folds[test_fold] = {s: {t.id for t in dataset.tracks(s)} for s in SPLITS}
+        assert folds[test_fold]["test"] == {f"{i}.wav" for i in range(test_fold, 16, 4)}
+        next_fold = (test_fold + 1) % 4
+        assert folds[test_fold]["validation"] == {f"{i}.wav" for i in range(next_fold, 16, 4)}
+        assert len(folds[test_fold]["train"]) == 8
+    # Every track is tested exactly once over the folds.
+    assert sorted(i for f in folds.values() for i in f["test"]) == sorted(r["path"] for r in rows)
+    with pytest.raises(DataError, match="fold 4 does not exist; folds are 0..3"):
+        ManifestDataset(path=path, split=4, tasks={"genre": TaskSpec(type="multiclass")})
+    with pytest.raises(ValueError, match="split: 'all' is expanded by the config"):
+        ManifestDataset(path=path, split="all", tasks={"genre": TaskSpec(type="multiclass")})
+    no_folds = write_manifest(tmp_path / "n.csv", [{"path": "a.wav", "genre": "a"}])
+    with pytest.raises(DataError, match="no 'fold' column"):
+        ManifestDataset(path=no_folds, split=0, tasks={"genre": TaskSpec(type="multiclass")})
+    rows[3]["fold"] = "third"
+    with pytest.raises(DataError, match="line 5, column 'fold': fold 'third' is not a whole"):
+        ManifestDataset(
+            path=write_manifest(tmp_path / "m.csv", rows),
+            split=0,
+            tasks={"genre": TaskSpec(type="multiclass")},
+        )
+
+
+def test_max_tracks_clip_and_offset(tmp_path: Path, rng: np.random.Generator) -> None:
+    rows = [
+        {"path": f"{genre}{i}.wav", "genre": genre, "split": "train"}
+        for genre, count in (("rock", 30), ("pop", 10))
+        for i in range(count)
+    ]
+    rows[-1]["split"] = rows[0]["split"] = "test"
+    rows[-2]["split"] = rows[1]["split"] = "validation"
+    write_wav(tmp_path / "rock0.wav", rng)
+    path = write_manifest(tmp_path / "m.csv", rows)
+    dataset = ManifestDataset(
+        path=path,
+        max_tracks=8,
+        offset_s=0.05,
+        clip_s=0.1,
+        tasks={"genre": TaskSpec(type="multiclass")},
+    )
+    train = [t.labels["genre"] for t in dataset.tracks("train")]
+    assert len(train) == 8 and train.count("rock") == 6 and train.count("pop") == 2
+    assert len(dataset.tracks("test")) == 2
+    track = next(t for t in dataset.tracks("test") if t.id == "rock0.wav")
+    audio, rate = track.audio()
+    assert audio.shape == (int(0.1 * SAMPLE_RATE),)
+    assert track.identity.endswith(":0.05:0.1")
+    again = ManifestDataset(path=path, max_tracks=8, tasks={"genre": TaskSpec(type="multiclass")})
+    assert [t.id for t in again.tracks("train")] == [t.id for t in dataset.tracks("train")]
+    with pytest.raises(ConfigError, match="max_tracks must be at least 1"):
+        registry.build(
+            "datasets",
+            {
+                "type": "manifest",
+                "path": path,
+                "max_tracks": 0,
+                "tasks": {"g": {"type": "multiclass"}},
+            },
+            where="datasets[0]",
+        )

@@ -253,3 +253,147 @@ def test_probe_contract(name, task, rng):
     assert np.isfinite(scores).all()
     learned = set(vars(probe)) - set(vars(build("probes", {"type": name}, where="probes[0]")))
     assert learned and all(attribute.endswith("_") for attribute in learned)
+
+
+def mfcc_of_tones(task_name: str):
+    """Mean-pooled MFCCs of a small synthetic_tones set: (splits, task)."""
+    from mir_ref.datasets.synthetic import SyntheticTones
+    from mir_ref.models.handcrafted import Mfcc
+
+    dataset = SyntheticTones(notes_per_class=10, note_duration_s=0.5, tasks=[task_name], seed=0)
+    model = Mfcc()
+    task = dataset.tasks[task_name]
+    out = {}
+    for split in ("train", "validation", "test"):
+        tracks = dataset.task_tracks(task_name, split)
+        x = np.stack(
+            [
+                model.embed(track.generate(model.sample_rate)[None])[0, 0].mean(axis=0)
+                for track in tracks
+            ]
+        )
+        y = task.encode([t.labels[task_name] for t in tracks])
+        out[split] = (x.astype(np.float32), y)
+    return out, task
+
+
+@pytest.mark.slow
+def test_linear_agrees_with_logistic_regression_on_mfcc_of_tones():
+    data, task = mfcc_of_tones("instrument")
+    (x_train, y_train), validation, (x_test, y_test) = (
+        data["train"],
+        data["validation"],
+        data["test"],
+    )
+    # Full batch and enough epochs to converge, as LogisticRegression does.
+    probe = LinearProbe(batch_size=None).fit(
+        x_train, y_train, *validation, task=task, learning_rate=1e-2, epochs=1000, patience=100
+    )
+    ours = compute(task, y_test, probe.predict(x_test))["accuracy"]
+    scaler = StandardScaler().fit(x_train)
+    reference = (
+        LogisticRegression(max_iter=5000)
+        .fit(scaler.transform(x_train), y_train)
+        .score(scaler.transform(x_test), y_test)
+    )
+    assert len(y_test) >= 90 and 0.5 < reference < 0.95
+    assert abs(ours - reference) <= 0.02
+
+
+def test_hidden_size_shorthands():
+    assert MLPProbe(hidden="infer").hidden_sizes(512, 10) == [261]
+    assert MLPProbe(hidden="power_infer").hidden_sizes(512, 10) == [256, 128, 64, 32, 16]
+    assert MLPProbe(hidden="power_infer").hidden_sizes(40, 12) == [32, 16]
+    assert MLPProbe(hidden="power_infer").hidden_sizes(12, 10) == []
+    assert MLPProbe(hidden=[7]).hidden_sizes(512, 10) == [7]
+    assert build("probes", {"type": "mlp", "hidden": "infer"}, where="p").label() == "mlp-infer"
+    assert MLPProbe(batch_norm=True).label() == "mlp-256-bn"
+    with pytest.raises(ConfigError, match="hidden"):
+        build("probes", {"type": "mlp", "hidden": "guess"}, where="probes[0]")
+
+
+def test_batch_norm_mlp_learns_and_is_deterministic(rng):
+    x, y = blobs(rng, 700)
+    train, validation, (x_test, y_test) = splits(x, y, 400, 100)
+    probe = MLPProbe(hidden=[32], batch_norm=True, dropout=0.1, batch_size=64)
+    scores = probe.fit(*train, *validation, task=MULTICLASS, learning_rate=1e-2).predict(x_test)
+    assert compute(MULTICLASS, y_test, scores)["accuracy"] > 0.5
+    again = MLPProbe(hidden=[32], batch_norm=True, dropout=0.1, batch_size=64)
+    again.fit(*train, *validation, task=MULTICLASS, learning_rate=1e-2)
+    assert np.array_equal(scores, again.predict(x_test))
+
+
+@pytest.mark.parametrize(
+    ("probe", "task"),
+    [
+        (MLPProbe(hidden=[16], dropout=0.1, batch_size=128), MULTICLASS),
+        (MLPProbe(hidden=[16], batch_norm=True, batch_size=None), MULTILABEL),
+        (LinearProbe(batch_size=None), REGRESSION),
+    ],
+    ids=["mlp-dropout-minibatch", "mlp-batchnorm-multilabel", "linear-regression"],
+)
+def test_batched_grid_equals_sequential_loop(probe, task, rng):
+    """One stacked computation selects what fitting each (setting, seed) alone selects."""
+    from mir_ref.probes.base import Probe
+    from mir_ref.probes.selection import expand_grid, select
+
+    x, y = blobs(rng, 300, dim=12) if task is MULTICLASS else data_for(task, rng, 300, dim=12)
+    train, validation, (x_test, y_test) = splits(x, y, 180, 60)
+    grid = {"learning_rate": [3e-3, 1e-2, 3e-2], "weight_decay": [0.0, 1e-2], "hidden": [[8], [16]]}
+    settings = expand_grid(probe, grid, {"learning_rate": 1e-3, "weight_decay": 0.0})
+    assert len(settings) == (6 if isinstance(probe, LinearProbe) else 12)
+    options = {"task": task, "settings": settings, "seeds": [0, 1, 2], "epochs": 40, "patience": 5}
+    batched = probe.fit_grid(*train, *validation, **options)
+    sequential = Probe.fit_grid(probe, *train, *validation, **options)
+    winner, values = select(batched, *validation, task=task)
+    sequential_winner, sequential_values = select(sequential, *validation, task=task)
+    assert winner == sequential_winner
+    np.testing.assert_allclose(values, sequential_values, atol=0.005)
+    for fitted_batched, fitted_sequential in zip(batched[winner], sequential[winner], strict=True):
+        assert fitted_batched.n_epochs_ == fitted_sequential.n_epochs_
+        ours = compute(task, y_test, fitted_batched.predict(x_test))
+        theirs = compute(task, y_test, fitted_sequential.predict(x_test))
+        assert ours == pytest.approx(theirs, abs=0.005)
+
+
+def test_grid_survives_a_diverging_setting(rng):
+    from mir_ref.probes.selection import select
+
+    x, y = data_for(REGRESSION, rng, 120)
+    settings = [{"learning_rate": 1e30}, {"learning_rate": 1e-2}]
+    fitted = MLPProbe(hidden=[8]).fit_grid(
+        x, y, x, y, task=REGRESSION, settings=settings, seeds=[0], epochs=20
+    )
+    assert fitted[0] == [None] and fitted[1][0] is not None
+    assert select(fitted, x, y, task=REGRESSION)[0] == 1
+
+
+def test_logistic_probe_picks_c_on_validation_and_matches_sklearn(rng):
+    from mir_ref.probes.sklearn_probes import LogisticProbe
+
+    x, y = blobs(rng, 900)
+    train, validation, (x_test, y_test) = splits(x, y, 400, 200)
+    probe = LogisticProbe(C=[0.001, 1.0]).fit(*train, *validation, task=MULTICLASS)
+    assert probe.C_ == max(probe.validation_scores_, key=probe.validation_scores_.get)
+    scaler = StandardScaler().fit(train[0])
+    reference = LogisticRegression(C=probe.C_, max_iter=1000).fit(
+        scaler.transform(train[0]), train[1]
+    )
+    np.testing.assert_allclose(
+        probe.predict(x_test), reference.predict_proba(scaler.transform(x_test)), atol=1e-5
+    )
+
+
+def test_knn_probe_is_exact_on_its_training_items_and_learns_blobs(rng):
+    from mir_ref.probes.sklearn_probes import KNNProbe
+
+    x, y = blobs(rng, 900)
+    train, validation, (x_test, y_test) = splits(x, y, 400, 200)
+    one = KNNProbe(k=[1]).fit(*train, *validation, task=MULTICLASS)
+    assert np.array_equal(one.predict(train[0]).argmax(axis=1), train[1])
+    probe = KNNProbe().fit(*train, *validation, task=MULTICLASS)
+    assert probe.k_ in (1, 5, 10, 20)
+    assert compute(MULTICLASS, y_test, probe.predict(x_test))["accuracy"] > 0.5
+    values = rng.normal(size=len(train[0]))
+    regression = KNNProbe(k=[3]).fit(train[0], values, validation[0], values[:200], task=REGRESSION)
+    assert regression.predict(x_test).shape == (len(x_test),)

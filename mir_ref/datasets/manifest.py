@@ -1,4 +1,4 @@
-"""Manifest: your own dataset, described by one CSV file with a row per track.
+"""Manifest: your own dataset, described by one CSV or JSON Lines file with a row per track.
 
 A row names an audio file (relative to ``audio_root``, by default the manifest's folder) and
 holds one label column per task; an optional ``split`` column gives the splits, otherwise they
@@ -6,11 +6,21 @@ are drawn by a seeded rule, stratified by the first single-label task::
 
     path,genre,key,bpm,tags,split
     audio/a.wav,rock,Bb minor,120.5,guitar;drums,train
+
+A file ending in ``.jsonl`` (or ``.ndjson``) holds one JSON object per line, with the same
+keys; a multilabel cell may then be a list of tags::
+
+    {"path": "audio/a.wav", "genre": "rock", "tags": ["guitar", "drums"], "split": "train"}
+
+For k-fold evaluation, a ``fold`` column (integers 0..k-1) replaces the split column:
+``split: k`` makes fold k the test split, fold k+1 (cyclically) the validation split and the
+others the train split.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +29,8 @@ from typing import Any, Literal
 from pydantic import ConfigDict
 
 from mir_ref.datasets.base import Dataset, Track, stratified_split
+from mir_ref.datasets.corpus import apply_track_options, check_track_options
+from mir_ref.datasets.splitting import fold_splits, iterative_stratified_split
 from mir_ref.errors import DataError, did_you_mean
 from mir_ref.registry import register
 from mir_ref.tasks import KEYS, Task, normalize_key
@@ -56,7 +68,7 @@ class TaskSpec:
 @register("datasets", "manifest")
 @dataclass(kw_only=True)
 class ManifestDataset(Dataset):
-    """A dataset read from a CSV manifest: one row per track, one label column per task.
+    """A dataset read from a CSV or JSON Lines manifest: a row per track, a column per task.
 
     Parameters
     ----------
@@ -69,8 +81,15 @@ class ManifestDataset(Dataset):
     id_column : the column of track ids; the audio path as written when ``None``.
     split_column : the column of splits (``train``, ``validation`` or its aliases ``valid``,
         ``val``, ``dev``, ``test``). When ``None``: the column ``split`` if there is one, else
-        a 70/15/15 split drawn with ``seed``, stratified by the first multiclass or key task.
-    seed : draws the split when the manifest has none.
+        a 70/15/15 split drawn with ``seed``, stratified by the first multiclass or key task
+        (else by the first multilabel task's tags, with iterative stratification).
+    seed : draws the split when the manifest has none (and ``max_tracks``).
+    fold_column : the column of k-fold fold numbers (0..k-1); ``fold`` when the file has
+        one and ``split`` is set.
+    split : with a fold column, the test fold (validation is the next fold, train the rest);
+        ``all`` in a config runs every fold in turn, as datasets named ``<name>@split=<k>``.
+    max_tracks, offset_s, clip_s : track options, as for every corpus (see
+        :mod:`mir_ref.datasets.corpus`).
 
     The whole file is read and checked on construction; missing audio files are reported by
     :meth:`~mir_ref.datasets.base.Dataset.check`, not here.
@@ -83,9 +102,15 @@ class ManifestDataset(Dataset):
     id_column: str | None = None
     split_column: str | None = None
     seed: int = 0
+    fold_column: str | None = None
+    split: int | Literal["all"] | None = None
+    max_tracks: int | None = None
+    offset_s: float = 0.0
+    clip_s: float | None = None
 
     name = "manifest"
-    citation = "A user's own dataset, read from a CSV manifest; cite the source of its data."
+    split_count = None  # the number of folds, once a fold column is read
+    citation = "A user's own dataset, read from a manifest file; cite the source of its data."
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -96,11 +121,25 @@ class ManifestDataset(Dataset):
         for task_name, spec in self.tasks.items():
             if spec.type == "multilabel" and not spec.separator:
                 raise ValueError(f"tasks.{task_name}.separator must not be empty")
-        self._splits_read, vocabularies = self._read()
+        check_track_options(max_tracks=self.max_tracks, offset_s=self.offset_s, clip_s=self.clip_s)
+        if self.split == "all":
+            raise ValueError(
+                "split: 'all' is expanded by the config into one dataset per fold; in Python, "
+                "build one ManifestDataset per fold with split=0, 1, ..."
+            )
+        splits, vocabularies = self._read()
         self.tasks = {
             task_name: Task(task_name, spec.type, vocabularies[task_name], list(spec.metrics))
             for task_name, spec in self.tasks.items()
         }
+        self._splits_read = apply_track_options(
+            splits,
+            self.tasks,
+            max_tracks=self.max_tracks,
+            offset_s=self.offset_s,
+            clip_s=self.clip_s,
+            seed=self.seed,
+        )
 
     def _load(self) -> dict[str, list[Track]]:
         return self._splits_read
@@ -119,6 +158,24 @@ class ManifestDataset(Dataset):
             split_column = "split"
         elif split_column is not None:
             split_column = self._column(split_column, columns, "split_column")
+        fold_column = self.fold_column
+        if fold_column is not None:
+            fold_column = self._column(fold_column, columns, "fold_column")
+        elif "fold" in columns and self.split is not None:
+            fold_column = "fold"
+        if fold_column is not None and self.split is None:
+            raise DataError(
+                f"manifest {self.path}: the fold column '{fold_column}' needs `split: k`, the "
+                f"test fold"
+            )
+        if self.split is not None and fold_column is None:
+            raise DataError(
+                f"manifest {self.path}: split: {self.split} chooses a fold, but the file has no "
+                f"'fold' column (columns: {', '.join(columns)}); set fold_column"
+            )
+        if fold_column is not None:
+            split_column = None
+        folds: list[int] = []
         audio_root = self.audio_root if self.audio_root is not None else self.path.parent
 
         tracks: list[Track] = []
@@ -145,6 +202,8 @@ class ManifestDataset(Dataset):
                     labels[task_name] = label
             if split_column is not None:
                 splits.append(self._split(self._cell(row, split_column), line, split_column))
+            if fold_column is not None:
+                folds.append(self._fold(self._cell(row, fold_column), line, fold_column))
             audio_path = Path(audio)
             tracks.append(
                 Track(
@@ -154,8 +213,11 @@ class ManifestDataset(Dataset):
                 )
             )
 
-        if split_column is None:
-            splits = stratified_split(self._strata(tracks), seed=self.seed)
+        if fold_column is not None:
+            self.split_count = max(folds) + 1
+            splits = fold_splits(folds, int(self.split), self.split_count)
+        elif split_column is None:
+            splits = self._random_split(tracks)
         by_split: dict[str, list[Track]] = {"train": [], "validation": [], "test": []}
         for split, track in zip(splits, tracks, strict=True):
             by_split[split].append(track)
@@ -164,10 +226,12 @@ class ManifestDataset(Dataset):
             for task_name in self.tasks
         }
 
-    def _rows(self) -> tuple[list[str], list[tuple[int, dict[str, str | None]]]]:
+    def _rows(self) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
         """The header, and each data row with the line it ends on."""
         if not self.path.is_file():
             raise DataError(f"manifest file not found: {self.path}")
+        if self.path.suffix.lower() in (".jsonl", ".ndjson"):
+            return self._json_rows()
         try:
             with open(self.path, newline="", encoding="utf-8-sig") as handle:
                 reader = csv.DictReader(handle)
@@ -190,6 +254,30 @@ class ManifestDataset(Dataset):
                 )
         return columns, rows
 
+    def _json_rows(self) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+        """JSON Lines: one object per non-blank line; the columns are every key seen."""
+        try:
+            lines = self.path.read_text(encoding="utf-8-sig").splitlines()
+        except UnicodeDecodeError as error:
+            raise DataError(f"manifest {self.path} is not UTF-8 JSON Lines: {error}") from None
+        rows = []
+        for line, text in enumerate(lines, start=1):
+            if not text.strip():
+                continue
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError as error:
+                raise DataError(
+                    f"manifest {self.path}, line {line}: not valid JSON ({error.msg})"
+                ) from None
+            if not isinstance(row, dict):
+                raise DataError(f"manifest {self.path}, line {line}: expected a JSON object")
+            rows.append((line, row))
+        if not rows:
+            raise DataError(f"manifest {self.path} is empty; write one JSON object per line")
+        columns = list(dict.fromkeys(key for _, row in rows for key in row))
+        return columns, rows
+
     def _column(self, column: str, columns: list[str], role: str) -> str:
         if column not in columns:
             raise DataError(
@@ -199,9 +287,15 @@ class ManifestDataset(Dataset):
         return column
 
     @staticmethod
-    def _cell(row: dict[str, str | None], column: str) -> str:
-        # A row shorter than the header leaves its last cells as None: empty.
-        return (row.get(column) or "").strip()
+    def _cell(row: dict[str, Any], column: str) -> Any:
+        """The stripped text of a cell ("" when empty); a JSON list stays a list of texts."""
+        value = row.get(column)
+        # A CSV row shorter than the header leaves its last cells as None: empty.
+        if value is None:
+            return ""
+        if isinstance(value, list):
+            return [str(item).strip() for item in value]
+        return str(value).strip()
 
     def _where(self, line: int, column: str | None) -> str:
         return f"manifest {self.path}, line {line}, column '{column}'"
@@ -210,6 +304,13 @@ class ManifestDataset(Dataset):
         """The label in ``cell``, or ``None`` when the cell is empty (no label)."""
         if not cell:
             return None
+        if isinstance(cell, list):
+            if spec.type != "multilabel":
+                raise DataError(
+                    f"{self._where(line, column)}: a list of labels is only valid for a "
+                    f"multilabel task, not {spec.type}"
+                )
+            return list(dict.fromkeys(tag for tag in cell if tag))
         if spec.type == "multiclass":
             return cell
         if spec.type == "key":
@@ -237,12 +338,29 @@ class ManifestDataset(Dataset):
             )
         return split
 
-    def _strata(self, tracks: list[Track]) -> list[Any]:
-        """One stratum per track: its label for the first multiclass or key task, if any."""
+    def _fold(self, cell: str, line: int, column: str) -> int:
+        try:
+            fold = int(cell)
+        except ValueError:
+            fold = -1
+        if fold < 0:
+            raise DataError(
+                f"{self._where(line, column)}: fold '{cell}' is not a whole number 0, 1, 2, ..."
+            )
+        return fold
+
+    def _random_split(self, tracks: list[Track]) -> list[str]:
+        """A seeded 70/15/15 split, stratified by the first multiclass or key task, else by
+        the first multilabel task's tags (iterative stratification), else plain random."""
         for task_name, spec in self.tasks.items():
             if spec.type in ("multiclass", "key"):
-                return [track.labels.get(task_name) for track in tracks]
-        return [None] * len(tracks)
+                strata = [track.labels.get(task_name) for track in tracks]
+                return stratified_split(strata, seed=self.seed)
+        for task_name, spec in self.tasks.items():
+            if spec.type == "multilabel":
+                tag_sets = [track.labels.get(task_name, []) for track in tracks]
+                return iterative_stratified_split(tag_sets, seed=self.seed)
+        return stratified_split([None] * len(tracks), seed=self.seed)
 
     def _vocabulary(self, task_name: str, column: str, tracks: list[Track]) -> list[str]:
         labelled = [track.labels[task_name] for track in tracks if task_name in track.labels]

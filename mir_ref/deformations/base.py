@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import math
+from typing import Any, ClassVar
 
 import numpy as np
+
+from mir_ref.errors import ConfigError
 
 
 class Deformation:
@@ -13,7 +16,9 @@ class Deformation:
     Subclasses are dataclasses whose fields are the parameters (units in the names:
     ``snr_db``, ``bitrate_kbps``), set :attr:`strength` to the field that a config sweeps,
     and implement :meth:`apply`. Bump :attr:`version` when the output for the same
-    parameters changes, so caches recompute.
+    parameters changes, so caches recompute. Parameters are checked in ``__post_init__``,
+    which raises ``ValueError`` naming the field and its allowed range (a config error at
+    load time).
     """
 
     strength: ClassVar[str] = ""
@@ -36,3 +41,46 @@ class Deformation:
     def strength_value(self) -> float:
         """The value of the swept parameter (the ``strength`` column of results)."""
         return float(getattr(self, self.strength))
+
+    @classmethod
+    def expand(cls, spec: dict[str, Any], where: str) -> list[dict[str, Any]]:
+        """One spec per strength: the (single) list-valued parameter of ``spec`` is swept.
+
+        ``{type: white_noise, snr_db: [20, 10]}`` becomes two specs with ``snr_db: 20`` and
+        ``snr_db: 10``. A deformation whose parameters hold lists by nature (``chain``)
+        overrides this.
+        """
+        swept = [key for key, value in spec.items() if isinstance(value, list)]
+        if len(swept) > 1:
+            raise ConfigError(
+                f"{where}: only one parameter can be swept per deformation; got lists for {swept}"
+            )
+        if not swept:
+            return [spec]
+        if swept[0] != cls.strength:
+            raise ConfigError(
+                f"{where}.{swept[0]}: only '{cls.strength}' can be given a list of strengths "
+                f"for '{spec.get('type')}'; give '{swept[0]}' one value per entry"
+            )
+        if not spec[swept[0]]:
+            raise ConfigError(f"{where}.{swept[0]}: the list of strengths is empty")
+        return [{**spec, swept[0]: value} for value in spec[swept[0]]]
+
+
+def check_range(name: str, value: float, low: float, high: float, unit: str) -> None:
+    """Raise ``ValueError`` unless ``low <= value <= high`` (and finite)."""
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ValueError(f"{name}: {value!r} is outside [{low:g}, {high:g}] {unit}".rstrip())
+
+
+def fit_length(audio: np.ndarray, length: int) -> np.ndarray:
+    """Crop or zero-pad the last axis of ``audio`` to ``length`` samples."""
+    if audio.shape[-1] >= length:
+        return audio[..., :length]
+    padding = [(0, 0)] * (audio.ndim - 1) + [(0, length - audio.shape[-1])]
+    return np.pad(audio, padding)
+
+
+def as_channels(audio: np.ndarray) -> np.ndarray:
+    """``[samples]`` or ``[channels, samples]`` as a C-contiguous ``[channels, samples]`` view."""
+    return np.ascontiguousarray(audio.reshape(-1, audio.shape[-1]), dtype=np.float32)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+from typing import Any
+
 import numpy as np
 
+from mir_ref.errors import ComponentError
 from mir_ref.tasks import Task
+
+logger = logging.getLogger(__name__)
 
 
 class Probe:
@@ -14,6 +21,9 @@ class Probe:
     ``[n, classes]`` probabilities (multiclass, key: softmax; multilabel: sigmoid) or ``[n]``
     values (regression).
     """
+
+    grid_parameters: tuple[str, ...] = ()
+    """Options of :meth:`fit` (beyond the probe's own fields) that a protocol grid may set."""
 
     def label(self) -> str:
         """The probe's name in results (e.g. ``mlp-256``)."""
@@ -39,3 +49,50 @@ class Probe:
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Scores for ``[n, dim]`` embeddings."""
         raise NotImplementedError
+
+    def fit_grid(
+        self,
+        x_train: np.ndarray,
+        y_train: np.ndarray,
+        x_validation: np.ndarray,
+        y_validation: np.ndarray,
+        *,
+        task: Task,
+        settings: list[dict[str, Any]],
+        seeds: list[int],
+        epochs: int = 200,
+        patience: int = 20,
+    ) -> list[list[Probe | None]]:
+        """One fitted probe per setting × seed: ``result[setting][seed]``.
+
+        A setting maps probe fields (e.g. ``hidden``) and :attr:`grid_parameters` (e.g.
+        ``learning_rate``) to values. This default fits each combination in turn; probes that
+        can batch the grid override it. A combination whose training failed with a
+        :class:`~mir_ref.errors.ComponentError` (e.g. a diverging loss) gives ``None``.
+        """
+        fitted: list[list[Probe | None]] = []
+        for setting in settings:
+            options = {k: v for k, v in setting.items() if k in self.grid_parameters}
+            fields = {k: v for k, v in setting.items() if k not in self.grid_parameters}
+            row: list[Probe | None] = []
+            for seed in seeds:
+                probe = dataclasses.replace(self, **fields)  # type: ignore[type-var]
+                try:
+                    probe.fit(
+                        x_train,
+                        y_train,
+                        x_validation,
+                        y_validation,
+                        task=task,
+                        seed=seed,
+                        epochs=epochs,
+                        patience=patience,
+                        **options,
+                    )
+                except ComponentError as error:
+                    logger.warning("%s", error)
+                    row.append(None)
+                    continue
+                row.append(probe)
+            fitted.append(row)
+        return fitted

@@ -1,25 +1,28 @@
 """Linear and MLP probes trained with PyTorch (Adam, early stopping on validation loss).
 
-Both probes share one implementation: a ``linear`` probe is an MLP without hidden layers.
-Training never touches global state: weights, dropout masks and batch order all come from one
-``torch.Generator`` seeded from ``seed``, so the same seed gives bit-identical predictions on
-CPU and the caller's ``torch`` random state is left as it was.
+Both probes share one implementation: a ``linear`` probe is an MLP without hidden layers, and
+a single fit is a stack of one network (:mod:`mir_ref.probes.stacked`), so that a grid of
+settings × seeds trains as one batched computation with the same code. Training never touches
+global state: weights, dropout masks and batch order all come from a ``torch.Generator``
+seeded from ``seed``, so the same seed gives bit-identical predictions on CPU and the caller's
+``torch`` random state is left as it was.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
-import math
 import threading
 from dataclasses import dataclass, field
-from itertools import pairwise
+from typing import Any, Literal
 
 import numpy as np
 import torch
-from torch import nn
 
 from mir_ref.errors import ComponentError, ConfigError
 from mir_ref.probes.base import Probe
+from mir_ref.probes.stacked import Setting, train_stacked
 from mir_ref.registry import register
 from mir_ref.tasks import Task
 
@@ -34,41 +37,18 @@ _MIN_STD = 1e-8
 # 2500 x [1024, 512] one 20x slower than on one thread. Parallelism comes from running several
 # probes at once instead.
 _TRAINING_THREADS = 1
+HIDDEN_RULES = ("infer", "power_infer")
+"""Names of hidden-layer sizes derived from the input and output sizes (see
+:meth:`TorchProbe.hidden_sizes`)."""
 
 
-class _Network(nn.Module):
-    """Fully connected layers with ReLU and (optional) dropout between them."""
-
-    def __init__(self, sizes: list[int], *, dropout: float, generator: torch.Generator) -> None:
-        super().__init__()
-        # skip_init builds the layers without drawing from the global RNG; they are initialised
-        # below from ``generator`` with PyTorch's default scheme, U(-1/sqrt(fan_in), +).
-        self.layers = nn.ModuleList(
-            nn.utils.skip_init(nn.Linear, n_in, n_out) for n_in, n_out in pairwise(sizes)
-        )
-        with torch.no_grad():
-            for layer in self.layers:
-                bound = 1.0 / math.sqrt(layer.in_features)
-                layer.weight.uniform_(-bound, bound, generator=generator)
-                layer.bias.uniform_(-bound, bound, generator=generator)
-        self.dropout = dropout
-        self.generator = generator
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for layer in self.layers[:-1]:
-            x = torch.relu(layer(x))
-            if self.training and self.dropout > 0:
-                # nn.Dropout would draw from the global RNG.
-                keep = torch.rand(x.shape, generator=self.generator) >= self.dropout
-                x = x * keep / (1.0 - self.dropout)
-        return self.layers[-1](x)
-
-
-class _OneThread:
+class OneThread:
     """Context in which torch uses one intra-op thread; the caller's count comes back after.
 
     Counted, so that probes fitted concurrently in threads of one process restore the count
-    only when the last of them leaves (torch's setting is process-wide).
+    only when the last of them leaves (torch's setting is process-wide). Changing the count
+    costs ~20 ms (the thread pool is rebuilt), so a caller that fits and predicts many probes
+    (the training stage) enters it once around all of them.
     """
 
     _lock = threading.Lock()
@@ -76,18 +56,18 @@ class _OneThread:
     _saved = 1
 
     def __enter__(self) -> None:
-        with _OneThread._lock:
-            if _OneThread._depth == 0:
-                _OneThread._saved = torch.get_num_threads()
-                if _OneThread._saved != _TRAINING_THREADS:
+        with OneThread._lock:
+            if OneThread._depth == 0:
+                OneThread._saved = torch.get_num_threads()
+                if OneThread._saved != _TRAINING_THREADS:
                     torch.set_num_threads(_TRAINING_THREADS)
-            _OneThread._depth += 1
+            OneThread._depth += 1
 
     def __exit__(self, *exc_info: object) -> None:
-        with _OneThread._lock:
-            _OneThread._depth -= 1
-            if _OneThread._depth == 0 and torch.get_num_threads() != _OneThread._saved:
-                torch.set_num_threads(_OneThread._saved)
+        with OneThread._lock:
+            OneThread._depth -= 1
+            if OneThread._depth == 0 and torch.get_num_threads() != OneThread._saved:
+                torch.set_num_threads(OneThread._saved)
 
 
 def _diverged(
@@ -100,31 +80,32 @@ def _diverged(
     )
 
 
-def _loss_function(task: Task) -> nn.Module:
-    if task.type in ("multiclass", "key"):
-        return nn.CrossEntropyLoss()
-    if task.type == "multilabel":
-        return nn.BCEWithLogitsLoss()
-    return nn.MSELoss()
-
-
 class TorchProbe(Probe):
-    """Shared training loop of the ``linear`` and ``mlp`` probes.
+    """Shared training of the ``linear`` and ``mlp`` probes (see :mod:`mir_ref.probes.stacked`).
 
-    Subclasses are dataclasses that provide ``hidden``, ``dropout``, ``batch_size`` and
-    ``name``. Learned state after :meth:`fit`: ``network_``, ``mean_`` and ``std_`` (``[dim]``
-    input standardisation), ``target_mean_`` and ``target_std_`` (regression), ``task_``,
-    ``n_epochs_`` (epochs run), ``best_epoch_`` (1-based epoch whose weights were kept) and
-    ``best_validation_loss_``.
+    Subclasses are dataclasses that provide ``hidden``, ``dropout``, ``batch_norm``,
+    ``batch_size`` and ``name``. Learned state after :meth:`fit`: ``network_`` (a stack of
+    one), ``mean_`` and ``std_`` (``[dim]`` input standardisation), ``target_mean_`` and
+    ``target_std_`` (regression), ``task_``, ``n_epochs_`` (epochs run), ``best_epoch_``
+    (1-based epoch whose weights were kept) and ``best_validation_loss_``.
     """
 
-    hidden: list[int]
+    hidden: list[int] | str
     dropout: float
+    batch_norm: bool
     batch_size: int | None
     name: str | None
 
+    grid_parameters = ("learning_rate", "weight_decay")
+
     def __post_init__(self) -> None:
-        if any(size < 1 for size in self.hidden):
+        if isinstance(self.hidden, str):
+            if self.hidden not in HIDDEN_RULES:
+                raise ConfigError(
+                    f"probe '{self.label()}': hidden must be a list of sizes or one of "
+                    f"{', '.join(HIDDEN_RULES)} (got {self.hidden!r})"
+                )
+        elif any(size < 1 for size in self.hidden):
             raise ConfigError(
                 f"probe '{self.label()}': hidden sizes must be >= 1 (got {self.hidden})"
             )
@@ -137,6 +118,21 @@ class TorchProbe(Probe):
                 f"probe '{self.label()}': batch_size must be >= 1, or null for full batch "
                 f"(got {self.batch_size})"
             )
+
+    def hidden_sizes(self, input_size: int, output_size: int) -> list[int]:
+        """The hidden layer sizes for ``input_size`` inputs and ``output_size`` outputs.
+
+        ``infer``: one hidden layer of ``(input_size + output_size) // 2`` units.
+        ``power_infer``: every power of two strictly between ``output_size`` and
+        ``input_size``, largest first (``512 → 10``: ``[256, 128, 64, 32, 16]``); none when
+        no power of two lies between them (the probe is then linear).
+        """
+        if self.hidden == "infer":
+            return [max(1, (input_size + output_size) // 2)]
+        if self.hidden == "power_infer":
+            powers = [2**k for k in range(max(input_size, 1).bit_length(), 0, -1)]
+            return [p for p in powers if output_size < p < input_size]
+        return list(self.hidden)
 
     def fit(
         self,
@@ -176,13 +172,96 @@ class TorchProbe(Probe):
         ComponentError
             Non-finite embeddings or labels, mismatched shapes, or a loss that diverged.
         """
-        probe = self.label()
-        if epochs < 1 or patience < 1 or learning_rate <= 0 or weight_decay < 0:
-            raise ConfigError(
-                f"probe '{probe}': need epochs >= 1, patience >= 1, learning_rate > 0 and "
-                f"weight_decay >= 0 (got epochs={epochs}, patience={patience}, "
-                f"learning_rate={learning_rate}, weight_decay={weight_decay})"
+        setting = Setting(learning_rate, weight_decay, int(seed))
+        [fitted] = self._fit_stack(
+            x_train,
+            y_train,
+            x_validation,
+            y_validation,
+            task=task,
+            settings=[setting],
+            epochs=epochs,
+            patience=patience,
+            strict=True,
+        )
+        vars(self).update(vars(fitted))
+        return self
+
+    def fit_grid(
+        self,
+        x_train: np.ndarray,
+        y_train: np.ndarray,
+        x_validation: np.ndarray,
+        y_validation: np.ndarray,
+        *,
+        task: Task,
+        settings: list[dict[str, Any]],
+        seeds: list[int],
+        epochs: int = 200,
+        patience: int = 20,
+    ) -> list[list[Probe | None]]:
+        """Every setting × seed, trained as one batched computation per architecture.
+
+        Settings that share the architecture (all keys but ``learning_rate`` and
+        ``weight_decay``) form one :func:`~mir_ref.probes.stacked.train_stacked` call; a
+        setting whose loss diverged gives ``None``. See :meth:`Probe.fit_grid`.
+        """
+        by_architecture: dict[str, list[int]] = {}
+        for index, setting in enumerate(settings):
+            architecture = {k: v for k, v in setting.items() if k not in self.grid_parameters}
+            by_architecture.setdefault(json.dumps(architecture, sort_keys=True), []).append(index)
+        fitted: list[list[Probe | None]] = [[None] * len(seeds) for _ in settings]
+        for architecture, members in by_architecture.items():
+            variant = dataclasses.replace(self, **json.loads(architecture))
+            stack = [
+                Setting(
+                    float(settings[index].get("learning_rate", 1e-3)),
+                    float(settings[index].get("weight_decay", 0.0)),
+                    int(seed),
+                )
+                for index in members
+                for seed in seeds
+            ]
+            probes = variant._fit_stack(
+                x_train,
+                y_train,
+                x_validation,
+                y_validation,
+                task=task,
+                settings=stack,
+                epochs=epochs,
+                patience=patience,
+                strict=False,
             )
+            for position, probe in enumerate(probes):
+                index, seed_index = divmod(position, len(seeds))
+                fitted[members[index]][seed_index] = probe
+        return fitted
+
+    def _fit_stack(
+        self,
+        x_train: np.ndarray,
+        y_train: np.ndarray,
+        x_validation: np.ndarray,
+        y_validation: np.ndarray,
+        *,
+        task: Task,
+        settings: list[Setting],
+        epochs: int,
+        patience: int,
+        strict: bool,
+    ) -> list[TorchProbe | None]:
+        """One fitted copy of this probe per setting; ``None`` (or, if ``strict``, an error)
+        where the loss diverged."""
+        probe = self.label()
+        for setting in settings:
+            if epochs < 1 or patience < 1 or setting.learning_rate <= 0 or setting.weight_decay < 0:
+                raise ConfigError(
+                    f"probe '{probe}': need epochs >= 1, patience >= 1, learning_rate > 0 and "
+                    f"weight_decay >= 0 (got epochs={epochs}, patience={patience}, "
+                    f"learning_rate={setting.learning_rate}, "
+                    f"weight_decay={setting.weight_decay})"
+                )
         x_train = self._check_x(x_train, "x_train")
         x_validation = self._check_x(x_validation, "x_validation", dim=x_train.shape[1])
         y_train = self._check_y(y_train, x_train, task, "y_train")
@@ -202,70 +281,59 @@ class TorchProbe(Probe):
             self.target_std_ = float(y_train.std(dtype=np.float64)) or 1.0
         self.task_ = task
 
-        inputs = torch.from_numpy(self._standardise(x_train))
-        targets = torch.from_numpy(self._encode_targets(y_train, task))
-        validation_inputs = torch.from_numpy(self._standardise(x_validation))
-        validation_targets = torch.from_numpy(self._encode_targets(y_validation, task))
-
-        generator = torch.Generator().manual_seed(int(seed))
-        sizes = [x_train.shape[1], *self.hidden, task.output_size]
-        network = _Network(sizes, dropout=self.dropout, generator=generator)
-        optimizer = torch.optim.Adam(
-            network.parameters(), lr=learning_rate, weight_decay=weight_decay
-        )
-        loss_function = _loss_function(task)
-        n_train = len(inputs)
-        batch_size = min(self.batch_size or n_train, n_train)
-
-        best_loss, best_epoch, best_state = math.inf, 0, None
-        epoch = 0
-        with _OneThread():
-            for epoch in range(1, epochs + 1):
-                network.train()
-                order = (
-                    torch.randperm(n_train, generator=generator)
-                    if batch_size < n_train
-                    else torch.arange(n_train)
-                )
-                for start in range(0, n_train, batch_size):
-                    batch = order[start : start + batch_size]
-                    loss = loss_function(network(inputs[batch]), targets[batch])
-                    if not torch.isfinite(loss):
-                        raise _diverged(probe, "training", loss.item(), epoch, learning_rate)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                if len(validation_inputs) == 0:
-                    continue
-                network.eval()
-                with torch.no_grad():
-                    validation_loss = loss_function(
-                        network(validation_inputs), validation_targets
-                    ).item()
-                if not math.isfinite(validation_loss):
-                    raise _diverged(probe, "validation", validation_loss, epoch, learning_rate)
-                if validation_loss < best_loss:
-                    best_loss, best_epoch = validation_loss, epoch
-                    best_state = {k: v.clone() for k, v in network.state_dict().items()}
-                elif epoch - best_epoch >= patience:
-                    break
-        if best_state is not None:
-            network.load_state_dict(best_state)
-        else:
-            best_epoch = epoch
-        network.eval()
-        self.network_ = network
-        self.n_epochs_ = epoch
-        self.best_epoch_ = best_epoch
-        self.best_validation_loss_ = best_loss if best_state is not None else math.nan
-        logger.debug(
-            "probe %s: %d epochs, best epoch %d, validation loss %.4g",
-            probe,
-            self.n_epochs_,
-            self.best_epoch_,
-            self.best_validation_loss_,
-        )
-        return self
+        sizes = [
+            x_train.shape[1],
+            *self.hidden_sizes(x_train.shape[1], task.output_size),
+            task.output_size,
+        ]
+        with OneThread():
+            result = train_stacked(
+                torch.from_numpy(self._standardise(x_train)),
+                torch.from_numpy(self._encode_targets(y_train, task)),
+                torch.from_numpy(self._standardise(x_validation)),
+                torch.from_numpy(self._encode_targets(y_validation, task)),
+                task_type=task.type,
+                sizes=sizes,
+                settings=settings,
+                dropout=self.dropout,
+                batch_norm=self.batch_norm,
+                batch_size=self.batch_size,
+                epochs=epochs,
+                patience=patience,
+            )
+        fitted: list[TorchProbe | None] = []
+        for index, setting in enumerate(settings):
+            failure = result.diverged[index]
+            if failure is not None:
+                split, loss, epoch = failure
+                error = _diverged(probe, split, loss, epoch, setting.learning_rate)
+                if strict:
+                    raise error
+                logger.warning("%s", error)
+                fitted.append(None)
+                continue
+            member = dataclasses.replace(self)
+            vars(member).update(
+                mean_=self.mean_,
+                std_=self.std_,
+                target_mean_=self.target_mean_,
+                target_std_=self.target_std_,
+                task_=task,
+                network_=result.network.select(index),
+                n_epochs_=int(result.n_epochs[index]),
+                best_epoch_=int(result.best_epoch[index]),
+                best_validation_loss_=float(result.best_validation_loss[index]),
+            )
+            logger.debug(
+                "probe %s, %s: %d epochs, best epoch %d, validation loss %.4g",
+                probe,
+                setting,
+                member.n_epochs_,
+                member.best_epoch_,
+                member.best_validation_loss_,
+            )
+            fitted.append(member)
+        return fitted
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Scores for ``[n, dim]`` embeddings.
@@ -280,8 +348,8 @@ class TorchProbe(Probe):
             raise ComponentError(f"probe '{self.label()}' is not fitted; call fit() first")
         x = self._check_x(x, "x", dim=len(self.mean_))
         inputs = torch.from_numpy(self._standardise(x))
-        with torch.no_grad(), _OneThread():
-            outputs = self.network_(inputs)
+        with torch.no_grad(), OneThread():
+            outputs = self.network_.forward(inputs)[0]
         if self.task_.type in ("multiclass", "key"):
             outputs = torch.softmax(outputs, dim=1)
         elif self.task_.type == "multilabel":
@@ -349,27 +417,35 @@ class TorchProbe(Probe):
 @register("probes", "mlp")
 @dataclass
 class MLPProbe(TorchProbe):
-    """Multi-layer perceptron (ReLU, optional dropout) on standardised embeddings.
+    """Multi-layer perceptron (ReLU, optional dropout and batch norm) on standardised embeddings.
 
     Parameters
     ----------
-    hidden : sizes of the hidden layers, e.g. ``[512, 128]``.
+    hidden : sizes of the hidden layers, e.g. ``[512, 128]``; or ``infer`` (one layer of
+        ``(input + output) // 2`` units) or ``power_infer`` (the powers of two between the
+        output and input sizes, largest first), as in the original mir_ref.
     dropout : probability of zeroing a hidden unit while training.
+    batch_norm : batch normalisation before each hidden ReLU.
     batch_size : training items per Adam step; ``None`` for full batch.
     name : the probe's name in results; ``mlp-<hidden sizes>`` when unset.
     """
 
-    hidden: list[int] = field(default_factory=lambda: [256])
+    hidden: list[int] | Literal["infer", "power_infer"] = field(default_factory=lambda: [256])
     dropout: float = 0.0
+    batch_norm: bool = False
     batch_size: int | None = 256
     name: str | None = None
 
     def label(self) -> str:
-        """``name``, or ``mlp-256``, ``mlp-512-128`` (``-dropout0.5`` appended if set)."""
+        """``name``, or ``mlp-256``, ``mlp-512-128``, ``mlp-infer`` (``-dropout0.5``, ``-bn``
+        appended when set)."""
         if self.name:
             return self.name
-        label = "-".join(["mlp", *(str(size) for size in self.hidden)])
-        return f"{label}-dropout{self.dropout:g}" if self.dropout else label
+        sizes = [self.hidden] if isinstance(self.hidden, str) else self.hidden
+        label = "-".join(["mlp", *(str(size) for size in sizes)])
+        if self.dropout:
+            label += f"-dropout{self.dropout:g}"
+        return f"{label}-bn" if self.batch_norm else label
 
 
 @register("probes", "linear")
@@ -387,6 +463,7 @@ class LinearProbe(TorchProbe):
     name: str | None = None
     hidden: list[int] = field(default_factory=list, init=False, repr=False)
     dropout: float = field(default=0.0, init=False, repr=False)
+    batch_norm: bool = field(default=False, init=False, repr=False)
 
     def label(self) -> str:
         """``name``, or ``linear``."""

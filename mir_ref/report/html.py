@@ -1,104 +1,112 @@
-"""A self-contained ``index.html`` of a run: the plots, embedded, and the clean-audio table."""
+"""The report page: sections of figures, tables, audio clips and text, rendered to one
+self-contained ``index.html`` (images and audio inlined as data URIs; no scripts, no network).
+
+Rendering autoescapes every string: model, dataset, class and probe names come from user
+configs, data and plugins.
+"""
 
 from __future__ import annotations
 
 import base64
+import datetime
 import functools
+import importlib.resources
 import logging
 import math
-import mimetypes
-from collections.abc import Mapping, Sequence
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
-import pandas as pd
 
 from mir_ref import __version__
-from mir_ref.report.plots import CLEAN, summarize
 
 logger = logging.getLogger(__name__)
 
-CAPTIONS = {
-    "heatmap": "Main metric on clean audio: mean over seeds of each model's best probe; "
-    "the best model of each task is boxed.",
-    "robustness": "Main metric against deformation strength, from mild (left) to severe "
-    "(right); dashed lines: the same model on clean audio.",
-}
-"""Captions of the plots that :func:`mir_ref.report.plots.write_plots` writes, by file stem."""
 
-# Autoescape is on: model, dataset and probe names come from user configs and plugins.
-_TEMPLATE = """\
-<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ title }}</title>
-<style>
-  body { font-family: system-ui, sans-serif; color: #222; max-width: 75rem;
-         margin: 2rem auto; padding: 0 1rem; line-height: 1.4; }
-  figure { margin: 1.5rem 0; }
-  img { max-width: 100%; height: auto; border: 1px solid #ddd; }
-  figcaption { color: #555; font-size: 0.9rem; }
-  table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
-  th, td { padding: 0.3rem 0.8rem; border-bottom: 1px solid #e5e5e5; text-align: left; }
-  th { border-bottom: 2px solid #999; }
-  td.number { text-align: right; }
-  tr.best td { font-weight: bold; }
-  footer { margin-top: 2rem; color: #777; font-size: 0.85rem; }
-</style>
-</head>
-<body>
-<h1>{{ title }}</h1>
-{% for plot in plots %}
-<figure>
-  <img src="data:{{ plot.mime }};base64,{{ plot.data }}" alt="{{ plot.name }}">
-  <figcaption>{{ plot.caption }}</figcaption>
-</figure>
-{% endfor %}
-<h2>Clean audio</h2>
-<p>The main metric of each task, mean ± standard deviation over seeds, for every model and
-probe. Bold: the best model and probe of each task.</p>
-<table>
-  <thead>
-    <tr><th>dataset</th><th>task</th><th>metric</th><th>model</th><th>probe</th>
-        <th>value</th><th>seeds</th></tr>
-  </thead>
-  <tbody>
-{% for row in rows %}
-    <tr{% if row.best %} class="best"{% endif %}>
-      <td>{{ row.dataset }}</td><td>{{ row.task }}</td><td>{{ row.metric }}</td>
-      <td>{{ row.model }}</td><td>{{ row.probe }}</td>
-      <td class="number">{{ row.value }}</td><td class="number">{{ row.seeds }}</td>
-    </tr>
-{% endfor %}
-  </tbody>
-</table>
-<footer>Written by mir_ref {{ version }}.</footer>
-</body>
-</html>
-"""
+@dataclass
+class Cell:
+    """One table cell; numbers are right-aligned."""
+
+    text: str
+    number: bool = False
 
 
-def write_index(
-    results: pd.DataFrame,
-    main_metrics: Mapping[tuple[str, str], str],
-    out_dir: str | Path,
-    *,
-    title: str = "mir_ref results",
-    plots: Sequence[str | Path] = (),
-) -> Path:
-    """Write ``index.html``, a single file with the plots embedded and the clean-audio table.
+@dataclass
+class Row:
+    """One table row; a highlighted row is set in bold."""
+
+    cells: list[Cell]
+    highlight: bool = False
+
+
+@dataclass
+class Block:
+    """One item of a section: a ``figure``, ``table``, ``clips`` or ``text`` block."""
+
+    kind: str
+    caption: str
+    uri: str = ""
+    width: int = 0
+    height: int = 0
+    columns: list[str] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    clips: list[dict[str, str]] = field(default_factory=list)
+    text: str = ""
+
+
+@dataclass
+class Section:
+    """A titled part of the page, linked from the navigation bar by ``id``."""
+
+    id: str
+    title: str
+    intro: str = ""
+    blocks: list[Block] = field(default_factory=list)
+
+    def figure(self, path: str | Path, caption: str) -> None:
+        """Add a PNG, inlined, with its caption."""
+        data = Path(path).read_bytes()
+        width, height = _png_size(data)
+        uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+        self.blocks.append(Block("figure", caption, uri=uri, width=width, height=height))
+
+    def table(self, caption: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
+        """Add a table with a caption above it."""
+        self.blocks.append(Block("table", caption, columns=list(columns), rows=list(rows)))
+
+    def clips(self, caption: str, clips: Sequence[tuple[str, str]]) -> None:
+        """Add a group of audio players, given as ``(label, data URI)`` pairs."""
+        entries = [{"label": label, "uri": uri} for label, uri in clips]
+        self.blocks.append(Block("clips", caption, clips=entries))
+
+    def text(self, caption: str, text: str) -> None:
+        """Add preformatted text (a config, a listing), folded under its caption."""
+        self.blocks.append(Block("text", caption, text=text))
+
+
+def number(value: object, digits: int = 3) -> Cell:
+    """A numeric cell, ``–`` for missing values."""
+    try:
+        value = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return Cell(str(value))
+    if math.isnan(value):
+        return Cell("–", number=True)
+    if value.is_integer() and abs(value) >= 1000:
+        return Cell(f"{value:,.0f}", number=True)
+    return Cell(f"{value:.{digits}f}", number=True)
+
+
+def write_page(sections: Sequence[Section], out_dir: str | Path, *, title: str) -> Path:
+    """Write ``index.html`` with ``sections`` in order.
 
     Parameters
     ----------
-    results : the tidy results table, with columns
-        :data:`mir_ref.results.COLUMNS`.
-    main_metrics : ``{(dataset, task): metric}``, the metric shown for each task.
+    sections : the page's sections.
     out_dir : the folder to write into; created if missing.
     title : the page's title.
-    plots : image files to embed, in order (e.g. the output of
-        :func:`mir_ref.report.plots.write_plots`).
 
     Returns
     -------
@@ -109,62 +117,28 @@ def write_index(
     out_dir.mkdir(parents=True, exist_ok=True)
     page = _template().render(
         title=title,
-        plots=[_embed(Path(plot)) for plot in plots],
-        rows=_clean_rows(results, main_metrics),
+        sections=sections,
         version=__version__,
+        written=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
     path = out_dir / "index.html"
     path.write_text(page, encoding="utf-8")
-    logger.info("wrote %s", path)
+    logger.info("wrote %s (%.1f MB)", path, path.stat().st_size / 1e6)
     return path
 
 
 @functools.cache
 def _template() -> jinja2.Template:
+    source = importlib.resources.files("mir_ref.report").joinpath("templates/report.html.j2")
     environment = jinja2.Environment(
         autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined
     )
-    return environment.from_string(_TEMPLATE)
+    return environment.from_string(source.read_text(encoding="utf-8"))
 
 
-def _embed(path: Path) -> dict[str, str]:
-    """A plot as the fields of a data URI, with its caption."""
-    mime = mimetypes.guess_type(path.name)[0] or "image/png"
-    return {
-        "name": path.stem,
-        "mime": mime,
-        "data": base64.b64encode(path.read_bytes()).decode("ascii"),
-        "caption": CAPTIONS.get(path.stem, path.stem),
-    }
-
-
-def _clean_rows(
-    results: pd.DataFrame, main_metrics: Mapping[tuple[str, str], str]
-) -> list[dict[str, object]]:
-    """The table's rows: tasks in results order, then models and probes from best to worst."""
-    summary = summarize(results, main_metrics)
-    clean = summary[summary["deformation"] == CLEAN].copy()
-    clean["task_order"] = pd.factorize(clean["column"])[0]
-    clean["best"] = clean["mean"] == clean.groupby("column")["mean"].transform("max")
-    clean = clean.sort_values(["task_order", "mean"], ascending=[True, False], kind="stable")
-    return [
-        {
-            "dataset": row.dataset,
-            "task": row.task,
-            "metric": row.metric,
-            "model": row.model,
-            "probe": row.probe,
-            "value": _format(row.mean, row.std),
-            "seeds": row.seeds,
-            "best": bool(row.best),
-        }
-        for row in clean.itertuples(index=False)
-    ]
-
-
-def _format(mean: float, std: float) -> str:
-    if math.isnan(mean):
-        return "–"
-    if math.isnan(std):
-        return f"{mean:.3f}"
-    return f"{mean:.3f} ± {std:.3f}"
+def _png_size(data: bytes) -> tuple[int, int]:
+    """Width and height of a PNG, from its header, so the page reserves the image's space."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return 0, 0
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height

@@ -1,18 +1,18 @@
-"""Overview plots of a results table: a clean-audio heatmap and robustness curves.
+"""The report's overview plots: the clean-audio heatmap and the robustness curves, and the
+helpers every report plot shares (model colours, saving, label escaping).
 
 Figures are built on :class:`matplotlib.figure.Figure` with an Agg canvas instead of through
 ``pyplot``, so writing a report neither switches the user's backend nor leaves figures in
 pyplot's global registry.
 
-Every plot shows one *main metric* per (dataset, task), chosen by the caller
-(``main_metrics``), and assumes that a higher value is better, as for all the main metrics of
-the built-in task types.
+Every plot shows one *main metric* per (dataset, task) and assumes that a higher value is
+better, as for all the main metrics of the built-in task types.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +24,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
-from mir_ref.errors import MirRefError, did_you_mean
-from mir_ref.results import CLEAN, COLUMNS
+from mir_ref.errors import MirRefError
+from mir_ref.report.tables import INTERVAL, best_clean_probes
+from mir_ref.results import CLEAN
 
 logger = logging.getLogger(__name__)
 
@@ -49,56 +50,6 @@ _DPI = 120
 _BEST_BOX_COLOR = "#e4002b"
 
 
-def summarize(results: pd.DataFrame, main_metrics: Mapping[tuple[str, str], str]) -> pd.DataFrame:
-    """Mean and spread over seeds of each task's main metric.
-
-    Parameters
-    ----------
-    results : the tidy results table, with columns :data:`COLUMNS`.
-    main_metrics : ``{(dataset, task): metric}``, one entry for every (dataset, task) in
-        ``results``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per (dataset, task, model, deformation, strength, probe), in the order the
-        results list them, with columns ``dataset, task, column, metric, model, deformation,
-        strength, probe, mean, std, seeds``. ``model`` reads ``model/layer`` for models with
-        more than one layer, ``column`` reads ``dataset/task``, ``std`` is NaN for one seed.
-    """
-    rows = _main_metric_rows(results, main_metrics)
-    column = rows["dataset"].astype(str) + "/" + rows["task"].astype(str)
-    rows = rows.assign(model=_model_labels(rows), column=column)
-    keys = ["dataset", "task", "column", "metric", "model", "deformation", "strength", "probe"]
-    summary = rows.groupby(keys, sort=False, dropna=False).agg(
-        mean=("value", "mean"), std=("value", "std"), seeds=("seed", "nunique")
-    )
-    return summary.reset_index()
-
-
-def best_clean_probes(summary: pd.DataFrame) -> pd.DataFrame:
-    """The probe with the highest clean-audio mean for each (model, dataset/task).
-
-    Parameters
-    ----------
-    summary : the output of :func:`summarize`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The clean rows of ``summary`` that hold each (column, model)'s best probe; the first
-        listed probe wins a tie.
-    """
-    clean = summary[(summary["deformation"] == CLEAN) & summary["mean"].notna()]
-    if clean.empty:
-        raise MirRefError(
-            "the results hold no clean-audio rows (deformation 'none') with a value for the "
-            "main metrics; the best probe of each model is chosen on clean audio"
-        )
-    best = clean.groupby(["column", "model"], sort=False)["mean"].idxmax()
-    return clean.loc[best.to_numpy()].reset_index(drop=True)
-
-
 def model_colors(models: Iterable[str]) -> dict[str, str]:
     """A distinct colour for each model, as ``{model: '#rrggbb'}``.
 
@@ -115,35 +66,46 @@ def model_colors(models: Iterable[str]) -> dict[str, str]:
     return {name: to_hex(palette[index]) for index, name in enumerate(names)}
 
 
-def heatmap(
-    results: pd.DataFrame, main_metrics: Mapping[tuple[str, str], str], path: str | Path
-) -> Path:
+def heatmap(ranked: pd.DataFrame, path: str | Path, *, models: Sequence[str] | None = None) -> Path:
     """Write a model × task heatmap of the main metric on clean audio as a PNG.
 
-    Each cell is the mean over seeds of the model's best probe on that task; the best model of
-    each task is boxed and its value set in bold.
+    Each cell is the mean over seeds of the model's best probe on that task, with its
+    confidence interval below when the results have one; the best model of each task is boxed,
+    its value set in bold and starred when its gap to the runner-up is significant (p < 0.05).
 
     Parameters
     ----------
-    results : the tidy results table, with columns :data:`COLUMNS`.
-    main_metrics : ``{(dataset, task): metric}``.
+    ranked : the output of :func:`mir_ref.report.tables.ranking`.
     path : where to write the PNG.
+    models : the rows' order; by default, the order of ``ranked``.
 
     Returns
     -------
     Path
         ``path``.
     """
-    best = best_clean_probes(summarize(results, main_metrics))
-    models = list(best["model"].unique())
-    columns = list(best["column"].unique())
-    metric_of = dict(zip(best["column"], best["metric"], strict=False))
-    values = best.pivot(index="model", columns="column", values="mean")
-    values = values.reindex(index=models, columns=columns).to_numpy(dtype=float)
+    present = set(ranked["model"])
+    models = [model for model in (models or ranked["model"]) if model in present]
+    models = list(dict.fromkeys(models))
+    columns = list(dict.fromkeys(ranked["column"]))
+    metric_of = dict(zip(ranked["column"], ranked["metric"], strict=False))
+
+    def grid(name: str) -> np.ndarray:
+        if name not in ranked.columns:
+            return np.full((len(models), len(columns)), np.nan)
+        table = ranked.pivot(index="model", columns="column", values=name)
+        return table.reindex(index=models, columns=columns).to_numpy(dtype=float)
+
+    values, low, high = grid("mean"), grid("ci_low"), grid("ci_high")
+    rank, p_value = grid("rank"), grid("p_value")
+    has_interval = bool(np.isfinite(low).any())
 
     longest_name = max(len(model) for model in models)
     figure = Figure(
-        figsize=(2.4 + 0.07 * longest_name + 1.3 * len(columns), 1.9 + 0.45 * len(models)),
+        figsize=(
+            2.4 + 0.07 * longest_name + 1.4 * len(columns),
+            1.9 + (0.6 if has_interval else 0.45) * len(models),
+        ),
         layout="constrained",
     )
     axes = figure.add_subplot()
@@ -151,23 +113,28 @@ def heatmap(
     norm = Normalize(vmin=np.nanmin(values), vmax=np.nanmax(values))
     image = axes.imshow(values, cmap=colormap, norm=norm, aspect="auto")
 
-    column_best = np.nanmax(values, axis=0)
     for row, column in np.ndindex(values.shape):
         value = values[row, column]
         if np.isnan(value):
             axes.text(column, row, "–", ha="center", va="center", color="#555555")
             continue
-        is_best = np.isclose(value, column_best[column])
+        is_best = rank[row, column] == 1
         red, green, blue, _ = colormap(norm(value))
         luminance = 0.299 * red + 0.587 * green + 0.114 * blue
+        text = f"{value:.3f}"
+        if is_best and p_value[row, column] < 0.05:
+            text += "*"
+        if np.isfinite(low[row, column]):
+            text += f"\n[{low[row, column]:.2f}, {high[row, column]:.2f}]"
         axes.text(
             column,
             row,
-            f"{value:.3f}",
+            text,
             ha="center",
             va="center",
             color="black" if luminance > 0.5 else "white",
             fontweight="bold" if is_best else "normal",
+            fontsize="small" if has_interval else "medium",
         )
         if is_best:
             box = Rectangle(
@@ -175,36 +142,42 @@ def heatmap(
             )
             axes.add_patch(box)
 
-    # A column is about 1.3 inches, room for some 16 characters of tick label at 10 points.
+    # A column is about 1.4 inches, room for some 16 characters of tick label at 10 points.
     tilt = max(len(column) for column in columns) > 16
     axes.set_xticks(
         range(len(columns)),
-        [f"{_plain(column)}\n({_plain(metric_of[column])})" for column in columns],
+        [f"{plain(column)}\n({plain(metric_of[column])})" for column in columns],
         rotation=30 if tilt else 0,
         ha="right" if tilt else "center",
         rotation_mode="anchor",
     )
-    axes.set_yticks(range(len(models)), [_plain(model) for model in models])
+    axes.set_yticks(range(len(models)), [plain(model) for model in models])
     axes.tick_params(length=0)
-    axes.set_title("Main metric on clean audio\n(mean over seeds, best probe; boxed: best model)")
-    figure.colorbar(image, ax=axes, label="score", shrink=0.9)
-    return _save(figure, path)
+    subtitle = "mean over seeds, best probe; boxed: best model"
+    if has_interval:
+        subtitle += "; [95% CI]"
+    if np.isfinite(p_value).any():
+        subtitle += "; *: p < 0.05 vs runner-up"
+    axes.set_title(f"Main metric on clean audio\n({subtitle})")
+    figure.colorbar(image, ax=axes, label="score (higher is better)", shrink=0.9)
+    return save(figure, path)
 
 
 def robustness(
-    results: pd.DataFrame, main_metrics: Mapping[tuple[str, str], str], path: str | Path
+    summary: pd.DataFrame, column: str, colors: Mapping[str, str], path: str | Path
 ) -> Path:
-    """Write the main metric against deformation strength, one panel per deformation × task.
+    """Write one task's main metric against deformation strength, one panel per deformation.
 
-    Each model is drawn with the probe that is best on clean audio: a line over the strengths
-    (with a band of ±1 standard deviation over seeds where there are several seeds) and a dashed
-    horizontal line at its clean-audio value, both in the model's colour.
+    Each model is drawn with the probe that is best on clean audio. Top row: the metric, with a
+    band of the confidence interval (when the results have one) or of ±1 standard deviation
+    over seeds (when there are several), and a dashed line at the clean-audio value. Bottom
+    row: the same as a percentage of the clean-audio value (the relative drop).
 
     Parameters
     ----------
-    results : the tidy results table, with columns :data:`COLUMNS`; it must hold
-        deformed rows.
-    main_metrics : ``{(dataset, task): metric}``.
+    summary : the output of :func:`mir_ref.report.tables.summarize`.
+    column : the task, ``dataset/task``.
+    colors : ``{model: colour}``, from :func:`model_colors`.
     path : where to write the PNG.
 
     Returns
@@ -212,153 +185,89 @@ def robustness(
     Path
         ``path``.
     """
-    summary = summarize(results, main_metrics)
     best = best_clean_probes(summary)
-    deformed = summary[summary["deformation"] != CLEAN].merge(
+    best = best[best["column"] == column]
+    deformed = summary[(summary["deformation"] != CLEAN) & (summary["column"] == column)].merge(
         best[["column", "model", "probe"]], on=["column", "model", "probe"]
     )
     if deformed.empty:
-        raise MirRefError(
-            "the results hold no deformed rows for the best clean-audio probes; "
-            "add deformations to the config or skip the robustness plot"
-        )
-    colors = model_colors(summary["model"])
+        raise MirRefError(f"the results hold no deformed rows for {column}'s best probes")
+    # A deformation without a swept strength is one setting, drawn at 0.
+    deformed = deformed.assign(strength=deformed["strength"].fillna(0.0))
     deformations = list(deformed["deformation"].unique())
-    columns = list(deformed["column"].unique())
-    clean_value = best.set_index(["column", "model"])["mean"]
-
-    figure = Figure(
-        figsize=(0.8 + 3.6 * len(columns), 1.4 + 2.9 * len(deformations)), layout="constrained"
+    clean_value = best.set_index("model")["mean"]
+    has_interval = all(name in deformed.columns for name in INTERVAL) and bool(
+        deformed["ci_low"].notna().any()
     )
-    grid = figure.subplots(len(deformations), len(columns), squeeze=False)
-    for row, deformation in enumerate(deformations):
-        for column_index, column in enumerate(columns):
-            axes = grid[row, column_index]
-            panel = deformed[
-                (deformed["deformation"] == deformation) & (deformed["column"] == column)
-            ]
-            if panel.empty:
-                axes.text(0.5, 0.5, "not evaluated", ha="center", va="center")
-                axes.set_axis_off()
-                continue
-            for model, curve in panel.groupby("model", sort=False):
-                curve = curve.sort_values("strength")
-                strength = curve["strength"].to_numpy(dtype=float)
-                mean = curve["mean"].to_numpy(dtype=float)
-                axes.plot(strength, mean, marker="o", markersize=4, color=colors[model])
-                if (curve["seeds"] > 1).any():
-                    spread = np.nan_to_num(curve["std"].to_numpy(dtype=float))
-                    axes.fill_between(
-                        strength, mean - spread, mean + spread, color=colors[model], alpha=0.18
-                    )
-                if (column, model) in clean_value.index:
-                    axes.axhline(
-                        clean_value[(column, model)], color=colors[model], linestyle="--", lw=1
-                    )
+    has_spread = bool((deformed["seeds"] > 1).any())
+
+    figure = Figure(figsize=(1.0 + 3.4 * max(len(deformations), 2), 6.4), layout="constrained")
+    grid = figure.subplots(2, len(deformations), squeeze=False, sharex="col")
+    for index, deformation in enumerate(deformations):
+        panel = deformed[deformed["deformation"] == deformation]
+        top, bottom = grid[0, index], grid[1, index]
+        for model, curve in panel.groupby("model", sort=False):
+            curve = curve.sort_values("strength")
+            strength = curve["strength"].to_numpy(dtype=float)
+            mean = curve["mean"].to_numpy(dtype=float)
+            clean = clean_value.get(model, np.nan)
+            color = colors[model]
+            top.plot(strength, mean, marker="o", markersize=4, color=color)
+            if has_interval:
+                lower = curve["ci_low"].to_numpy(dtype=float)
+                upper = curve["ci_high"].to_numpy(dtype=float)
+                top.fill_between(strength, lower, upper, color=color, alpha=0.18)
+            elif has_spread:
+                spread = np.nan_to_num(curve["std"].to_numpy(dtype=float))
+                top.fill_between(strength, mean - spread, mean + spread, color=color, alpha=0.18)
+            top.axhline(clean, color=color, linestyle="--", lw=1)
+            # A share of a score at or below 0 (an R² under the mean's) means nothing.
+            if clean > 0:
+                bottom.plot(strength, 100 * mean / clean, marker="o", markersize=4, color=color)
+        bottom.axhline(100, color="grey", linestyle="--", lw=1)
+        for axes in (top, bottom):
             if deformation in LOG_STRENGTH:
                 axes.set_xscale("log")
                 axes.minorticks_off()
             strengths = np.sort(panel["strength"].dropna().unique())
             if len(strengths) <= 8:
                 axes.set_xticks(strengths, [f"{value:g}" for value in strengths])
-            axes.xaxis.set_inverted(deformation in MILD_IS_HIGH)
-            axes.set_xlabel(STRENGTH_LABELS.get(deformation, "strength"))
-            axes.set_ylabel(_plain(panel["metric"].iloc[0]))
-            axes.set_title(_plain(f"{deformation} · {column}"), fontsize="medium")
+            axes.xaxis.set_inverted(mild_is_high(deformation, strengths))
             axes.grid(alpha=0.3)
+        top.set_title(plain(deformation), fontsize="medium")
+        top.set_ylabel(plain(panel["metric"].iloc[0]))
+        bottom.set_ylabel("% of clean score")
+        bottom.set_xlabel(STRENGTH_LABELS.get(deformation, "strength"))
 
-    plotted = list(dict.fromkeys(deformed["model"]))
     handles = [
-        Line2D([], [], color=colors[model], marker="o", markersize=4, label=_plain(model))
-        for model in plotted
+        Line2D([], [], color=colors[model], marker="o", markersize=4, label=plain(model))
+        for model in dict.fromkeys(deformed["model"])
     ]
     handles.append(Line2D([], [], color="grey", linestyle="--", lw=1, label="clean audio"))
-    if (deformed["seeds"] > 1).any():
+    if has_interval:
+        handles.append(Patch(color="grey", alpha=0.18, label="95% CI"))
+    elif has_spread:
         handles.append(Patch(color="grey", alpha=0.18, label="±1 std over seeds"))
-    figure.suptitle("Main metric under deformations (best clean-audio probe, mild → severe)")
+    figure.suptitle(plain(f"{column}: main metric under deformations (mild → severe)"))
     # Below the panels: above them, the legend would collide with the title.
-    figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4))
-    return _save(figure, path)
+    figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5))
+    return save(figure, path)
 
 
-def write_plots(
-    results: pd.DataFrame, main_metrics: Mapping[tuple[str, str], str], out_dir: str | Path
-) -> list[Path]:
-    """Write ``heatmap.png`` and, when the results hold deformed rows, ``robustness.png``.
-
-    Parameters
-    ----------
-    results : the tidy results table, with columns :data:`COLUMNS`.
-    main_metrics : ``{(dataset, task): metric}``.
-    out_dir : the folder to write into; created if missing.
-
-    Returns
-    -------
-    list[Path]
-        The paths written, heatmap first.
-    """
-    out_dir = Path(out_dir)
-    paths = [heatmap(results, main_metrics, out_dir / "heatmap.png")]
-    if (results["deformation"].fillna(CLEAN) != CLEAN).any():
-        paths.append(robustness(results, main_metrics, out_dir / "robustness.png"))
-    else:
-        logger.info("no deformed rows in the results; skipping the robustness plot")
-    return paths
+def mild_is_high(deformation: str, strengths: Iterable[float]) -> bool:
+    """Whether higher strengths are gentler: SNRs, bitrates, and all-negative values such
+    as attenuations in dB, whose mildest value is the one closest to 0."""
+    values = np.asarray(list(strengths), dtype=float)
+    return deformation in MILD_IS_HIGH or bool(len(values) and (values <= 0).all())
 
 
-def _main_metric_rows(
-    results: pd.DataFrame, main_metrics: Mapping[tuple[str, str], str]
-) -> pd.DataFrame:
-    """The rows of ``results`` that hold their (dataset, task)'s main metric."""
-    missing_columns = [name for name in COLUMNS if name not in results.columns]
-    if missing_columns:
-        raise MirRefError(
-            f"the results table lacks the columns {missing_columns}; expected {COLUMNS}"
-        )
-    if results.empty:
-        raise MirRefError("the results table is empty; there is nothing to plot")
-    tasks = list(dict.fromkeys(zip(results["dataset"], results["task"], strict=True)))
-    unknown = [task for task in tasks if task not in main_metrics]
-    if unknown:
-        raise MirRefError(
-            f"main_metrics has no entry for the (dataset, task) pairs {unknown}; "
-            "give one metric for each, e.g. {('gtzan', 'genre'): 'accuracy'}"
-        )
-    wanted = pd.DataFrame(
-        [(dataset, task, main_metrics[(dataset, task)]) for dataset, task in tasks],
-        columns=["dataset", "task", "metric"],
-    )
-    rows = results.merge(wanted, on=["dataset", "task", "metric"])
-    found = set(zip(rows["dataset"], rows["task"], strict=True))
-    for dataset, task, metric in wanted.itertuples(index=False):
-        if (dataset, task) not in found:
-            present = results.loc[
-                (results["dataset"] == dataset) & (results["task"] == task), "metric"
-            ].unique()
-            raise MirRefError(
-                f"main_metrics[('{dataset}', '{task}')]: '{metric}' is not among the metrics "
-                f"in the results, {sorted(present)}{did_you_mean(metric, present)}"
-            )
-    # Tables read back from CSV may hold NaN for "none" and text for numbers.
-    return rows.assign(
-        deformation=rows["deformation"].fillna(CLEAN),
-        strength=pd.to_numeric(rows["strength"], errors="coerce"),
-    )
-
-
-def _model_labels(rows: pd.DataFrame) -> pd.Series:
-    """``model`` for single-layer models, ``model/layer`` for models with several layers."""
-    layered = rows.groupby("model")["layer"].transform("nunique") > 1
-    model = rows["model"].astype(str)
-    return model.where(~layered, model + "/" + rows["layer"].astype(str))
-
-
-def _plain(text: str) -> str:
+def plain(text: str) -> str:
     """``text`` with ``$`` escaped, so that matplotlib does not read names as math."""
     return str(text).replace("$", r"\$")
 
 
-def _save(figure: Figure, path: str | Path) -> Path:
+def save(figure: Figure, path: str | Path) -> Path:
+    """Render ``figure`` to a PNG at ``path``; returns ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(figure)

@@ -1,0 +1,81 @@
+"""Inventory: what a dataset folder holds (tracks per split, class balance, hours of audio,
+missing or corrupt files), for ``mir_ref datasets info``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from mir_ref import audio as audio_io
+from mir_ref.datasets.base import SPLITS, Dataset
+from mir_ref.errors import DataError
+
+
+@dataclass
+class Inventory:
+    """A dataset's contents.
+
+    Parameters
+    ----------
+    name : the dataset.
+    tracks : split → number of tracks.
+    balance : task → split → label → number of tracks (multilabel: per tag); empty for
+        regression tasks.
+    duration_s : the total duration of the audio that would be read, in seconds.
+    problems : one message per missing or unreadable audio file.
+    """
+
+    name: str
+    tracks: dict[str, int]
+    balance: dict[str, dict[str, dict[str, int]]]
+    duration_s: float
+    problems: list[str] = field(default_factory=list)
+
+    def lines(self, *, max_labels: int = 30) -> list[str]:
+        """A plain-text report, one line per fact."""
+        out = [f"dataset {self.name}"]
+        out.append(
+            "tracks: "
+            + ", ".join(f"{split} {self.tracks[split]}" for split in SPLITS)
+            + f" (total {sum(self.tracks.values())})"
+        )
+        out.append(f"audio: {self.duration_s / 3600:.2f} h ({self.duration_s:.1f} s)")
+        for task, by_split in self.balance.items():
+            out.append(f"task {task}:")
+            labels = sorted({label for counts in by_split.values() for label in counts})
+            for label in labels[:max_labels]:
+                counts = ", ".join(f"{split} {by_split[split].get(label, 0)}" for split in SPLITS)
+                out.append(f"  {label}: {counts}")
+            if len(labels) > max_labels:
+                out.append(f"  ... and {len(labels) - max_labels} more labels")
+        out.append(f"missing or corrupt files: {len(self.problems)}")
+        out.extend(f"  {problem}" for problem in self.problems)
+        return out
+
+
+def take_inventory(dataset: Dataset) -> Inventory:
+    """Count a dataset's tracks and labels and read every audio file's header (not its audio)."""
+    tracks = {split: len(dataset.tracks(split)) for split in SPLITS}
+    balance: dict[str, dict[str, dict[str, int]]] = {}
+    for task in dataset.tasks.values():
+        if task.type == "regression":
+            continue
+        balance[task.name] = {}
+        for split in SPLITS:
+            counts: Counter[str] = Counter()
+            for track in dataset.task_tracks(task.name, split):
+                label = track.labels[task.name]
+                counts.update(label if isinstance(label, list) else [label])
+            balance[task.name][split] = dict(counts)
+    duration_s, problems = 0.0, []
+    for track in dataset.tracks():
+        if track.audio_path is None:
+            continue
+        try:
+            length_s = max(0.0, audio_io.probe(track.audio_path) - track.offset_s)
+        except DataError as error:
+            problems.append(f"{track.id}: {error}")
+            continue
+        duration_s += length_s if track.duration_s is None else min(length_s, track.duration_s)
+    return Inventory(dataset.name, tracks, balance, duration_s, problems)

@@ -1,0 +1,309 @@
+"""The ``huggingface`` adapter: any audio model transformers loads, every layer at once.
+
+``model_id`` is a hub id (``facebook/wav2vec2-base``) or a local folder written by
+``save_pretrained``. The model's own feature extractor (from the same place) sets the sample
+rate and normalisation. Config and feature extractor are read when the model is configured
+(small files, so a bad id fails before any audio is touched); weights are loaded on the first
+:meth:`~HuggingFace.embed`, in whichever process runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from mir_ref.errors import ConfigError
+from mir_ref.models.base import EmbeddingModel
+from mir_ref.registry import register
+
+log = logging.getLogger(__name__)
+
+
+def _is_local(model_id: str) -> bool:
+    """Whether ``model_id`` names a folder rather than a hub repository."""
+    return model_id.startswith(("/", ".", "~")) or os.path.isdir(model_id)
+
+
+def _transformers() -> Any:
+    # Imported on first use: it takes seconds, and most runs use no pretrained network.
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    return transformers
+
+
+@register("models", "huggingface")
+@dataclass
+class HuggingFace(EmbeddingModel):
+    """Any audio model transformers loads (wav2vec2, HuBERT, WavLM, Whisper, AST, CLAP, ...).
+
+    Parameters
+    ----------
+    model_id : hub id or local folder (written by ``save_pretrained``, with the feature
+        extractor's ``preprocessor_config.json`` beside the weights).
+    layers : ``all``, ``last`` or a list of layer indices / names. Transformer models name
+        their hidden states ``"0"`` (the input of the first block) to ``"n"``; CLAP offers
+        ``pooled`` and ``projection``, EnCodec ``encoder``. ``all`` means every layer of the
+        final layer's size. All requested layers come from one forward pass.
+    trust_remote_code : run the model repository's own Python code (MERT needs it). Off by
+        default: turn it on only for repositories you trust.
+    batch_size : windows (or chunks of long windows) per forward pass.
+    device : ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
+    dtype : weights and activations on GPU; ``float16``/``bfloat16`` are ignored on CPU.
+    max_chunk_s : longest chunk fed to raw-waveform models, in seconds; longer windows are
+        split and their frames concatenated. Models with a fixed input length (Whisper 30 s,
+        AST ~10 s, CLAP 10 s) use their own.
+    """
+
+    model_id: str = ""
+    layers: str | list[int | str] = "all"
+    trust_remote_code: bool = False
+    batch_size: int = 8
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    max_chunk_s: float = 30.0
+
+    version: ClassVar[str] = "1"
+
+    def __post_init__(self) -> None:
+        if not self.model_id:
+            raise ConfigError(
+                f"model '{type(self).__name__.lower()}': `model_id` is required (a hub id such "
+                "as facebook/wav2vec2-base, or a folder written by save_pretrained)"
+            )
+        if self.batch_size <= 0:
+            raise ValueError(f"batch_size: {self.batch_size!r} must be positive")
+        if self.max_chunk_s <= 0:
+            raise ValueError(f"max_chunk_s: {self.max_chunk_s!r} must be positive")
+        self._runtime: dict[str, Any] = {}
+        self.layers = self._resolve_layers(self.layers)
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def _load_kwargs(self) -> dict[str, Any]:
+        return {
+            "trust_remote_code": self.trust_remote_code,
+            "local_files_only": _is_local(self.model_id),
+        }
+
+    def _pretrained(self, loader: Any, **kwargs: Any) -> Any:
+        """``loader.from_pretrained(model_id)`` with errors that name the model and the fix."""
+        path = os.path.expanduser(self.model_id)
+        if _is_local(self.model_id):
+            if not os.path.isdir(path):
+                raise ConfigError(
+                    f"model '{self.model_id}': the folder does not exist (model_id is a local "
+                    "path because it starts with '/', '.' or '~')"
+                )
+            self._check_remote_code(Path(path))
+        try:
+            return loader.from_pretrained(path, **self._load_kwargs(), **kwargs)
+        except ValueError as error:
+            if "trust_remote_code" in str(error):
+                raise self._remote_code_error() from None
+            raise ConfigError(f"model '{self.model_id}' could not be loaded: {error}") from None
+        except OSError as error:
+            if _is_local(self.model_id):
+                raise ConfigError(
+                    f"model '{self.model_id}': the folder is not a complete transformers model "
+                    f"({error})"
+                ) from None
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else "no detail"
+            raise ConfigError(
+                f"model '{self.model_id}' could not be loaded from the local Hugging Face cache "
+                "or the hub: it needs the internet once (it is cached afterwards), or a local "
+                f"path (model_id: /path/to/folder written by save_pretrained). ({reason})"
+            ) from None
+
+    def _check_remote_code(self, folder: Path) -> None:
+        # transformers would otherwise stop and ask on the terminal.
+        config = folder / "config.json"
+        if self.trust_remote_code or not config.is_file():
+            return
+        if "auto_map" in json.loads(config.read_text()):
+            raise self._remote_code_error()
+
+    def _remote_code_error(self) -> ConfigError:
+        return ConfigError(
+            f"model '{self.model_id}' runs its own Python code from the model repository; "
+            "set `trust_remote_code: true` for this model if you trust its source"
+        )
+
+    @property
+    def _architecture(self) -> Any:
+        if "architecture" not in self._runtime:
+            from mir_ref.models._hf_architectures import architecture_for
+
+            transformers = _transformers()
+            config = self._pretrained(transformers.AutoConfig)
+            extractor = self._pretrained(transformers.AutoFeatureExtractor)
+            self._runtime["architecture"] = architecture_for(
+                config, extractor, max_chunk_s=self.max_chunk_s
+            )
+        return self._runtime["architecture"]
+
+    def _resolve_layers(self, requested: str | list[int | str]) -> list[str]:
+        sizes = self._architecture.layer_sizes()
+        names = list(sizes)
+        if requested == "last":
+            return names[-1:]
+        if requested == "all":
+            return [name for name in names if sizes[name] == sizes[names[-1]]]
+        if isinstance(requested, str) or not requested:
+            raise ConfigError(
+                f"model '{self.model_id}': layers: {requested!r} must be 'all', 'last' or a "
+                f"non-empty list of layers from {names}"
+            )
+        resolved = []
+        for layer in requested:
+            name = str(layer)
+            if isinstance(layer, int) and layer < 0:
+                name = names[layer] if -len(names) <= layer else name
+            if name not in sizes:
+                raise ConfigError(
+                    f"model '{self.model_id}': layer {layer!r} does not exist; layers: {names}"
+                )
+            resolved.append(name)
+        if len({sizes[name] for name in resolved}) > 1:
+            raise ConfigError(
+                f"model '{self.model_id}': layers {resolved} differ in size "
+                f"({ {name: sizes[name] for name in resolved} }); put layers of different "
+                "sizes in separate model entries"
+            )
+        return list(dict.fromkeys(resolved))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Loaded weights stay in the process that loaded them; workers load their own.
+        return {**self.__dict__, "_runtime": {}}
+
+    # -- the EmbeddingModel interface --------------------------------------------------------
+
+    @property
+    def sample_rate(self) -> int:
+        """The sample rate of the model's feature extractor, in Hz."""
+        return self._architecture.sample_rate
+
+    @property
+    def frame_hop_s(self) -> float:
+        """Seconds between the model's output frames."""
+        return self._architecture.frame_hop_s
+
+    def layer_sizes(self) -> dict[str, int]:
+        """Embedding size of each configured layer."""
+        sizes = self._architecture.layer_sizes()
+        return {name: sizes[name] for name in self.layers}
+
+    @property
+    def device_name(self) -> str:
+        """The device the weights run on: ``cuda`` or ``cpu``."""
+        if self.device != "auto":
+            return self.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def parameter_count(self) -> int:
+        """Weights of the part that runs (Whisper's encoder, CLAP's audio tower + projection).
+
+        Counted on PyTorch's ``meta`` device when the weights are not loaded in this process,
+        so nothing is downloaded or allocated.
+        """
+        import torch
+
+        if "model" in self._runtime:
+            module = self._runtime["model"][0]
+        else:
+            config = self._architecture.config
+            with torch.device("meta"):
+                model = _transformers().AutoModel.from_config(
+                    config, trust_remote_code=self.trust_remote_code
+                )
+            module = self._architecture.runnable(model)
+        return self._architecture.count_parameters(module)
+
+    def _model(self) -> tuple[Any, Any, Any]:
+        """The runnable module, its device and dtype, loaded on first use."""
+        if "model" not in self._runtime:
+            import torch
+
+            device = self.device_name
+            if device == "cuda" and not torch.cuda.is_available():
+                raise ConfigError(f"model '{self.model_id}': device 'cuda' but no GPU is visible")
+            dtype = getattr(torch, self.dtype)
+            if device == "cpu" and dtype != torch.float32:
+                log.warning(
+                    "model '%s': %s is for GPUs; using float32 on CPU", self.model_id, self.dtype
+                )
+                dtype = torch.float32
+            model = self._pretrained(_transformers().AutoModel)
+            module = self._architecture.runnable(model).to(device=device, dtype=dtype).eval()
+            self._runtime["model"] = (module, torch.device(device), dtype)
+        return self._runtime["model"]
+
+    def embed(self, batch: np.ndarray) -> np.ndarray:
+        """Embed a batch of equal-length waveforms with every configured layer.
+
+        Parameters
+        ----------
+        batch : ``[batch, samples]`` float32 at :attr:`sample_rate`.
+
+        Returns
+        -------
+        ``[layers, batch, frames, dim]`` float32. Windows longer than the model's maximum input
+        are cut into nearly equal chunks whose frames are concatenated.
+        """
+        batch = np.asarray(batch, dtype=np.float32)
+        if batch.ndim != 2:
+            raise ValueError(f"batch: expected [batch, samples], got shape {batch.shape}")
+        pieces = -(-batch.shape[1] // self._architecture.max_samples)
+        chunks = np.array_split(batch, pieces, axis=1)
+        # array_split gives at most two chunk lengths; each is run as its own equal-length batch.
+        per_chunk = [self._embed_equal(chunk) for chunk in chunks]
+        return np.concatenate(per_chunk, axis=2)
+
+    def _embed_equal(self, chunks: np.ndarray) -> np.ndarray:
+        """``[n, samples]`` → ``[layers, n, frames, dim]``, ``batch_size`` rows at a time.
+
+        On a GPU out-of-memory error the batch is halved (for the rest of this process) and
+        retried, down to one row.
+        """
+        import torch
+
+        module, device, dtype = self._model()
+        outputs = []
+        start = 0
+        batch_size = self._runtime.get("batch_size", self.batch_size)
+        with torch.inference_mode():
+            while start < len(chunks):
+                rows = chunks[start : start + batch_size]
+                try:
+                    outputs.append(self._forward(module, device, dtype, rows))
+                except torch.cuda.OutOfMemoryError:
+                    if batch_size == 1:
+                        raise
+                    torch.cuda.empty_cache()
+                    batch_size = self._runtime["batch_size"] = batch_size // 2
+                    log.warning(
+                        "model '%s': out of GPU memory; batch_size %d", self.model_id, batch_size
+                    )
+                    continue
+                start += len(rows)
+        return np.concatenate(outputs, axis=1).astype(np.float32)
+
+    def _forward(self, module: Any, device: Any, dtype: Any, rows: np.ndarray) -> np.ndarray:
+        """One forward pass: ``[rows, samples]`` → ``[layers, rows, frames, dim]``."""
+        architecture = self._architecture
+        inputs = {
+            key: value.to(device=device, dtype=dtype)
+            if value.is_floating_point()
+            else value.to(device)
+            for key, value in architecture.inputs(rows).items()
+        }
+        layers = architecture.forward(module, inputs, rows.shape[1])
+        return np.stack([layers[name].float().cpu().numpy() for name in self.layers])

@@ -1,0 +1,106 @@
+"""``models.json``: what each configured model is and how fast it ran.
+
+Written by the extraction stage beside the results: per model its sample rate, native frame
+hop and rate, embedding size per layer (read from a stored embedding, so it is what the probes
+saw), parameter count and measured extraction speed. A rerun that computes nothing keeps the
+speed measured before.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from typing import TYPE_CHECKING, Any
+
+from mir_ref.store import Store
+
+if TYPE_CHECKING:
+    from mir_ref.config import Experiment, ModelEntry
+
+log = logging.getLogger(__name__)
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _stored_size(experiment: Experiment, entry: ModelEntry, store: Store) -> int | None:
+    """Embedding size of the first stored embedding of ``entry``."""
+    from mir_ref.plan import extraction_units
+
+    for unit in extraction_units(experiment):
+        key = unit.keys.get(entry.name)
+        if key is not None and store.has(key):
+            return int(store.get(key).shape[-1])
+    return None
+
+
+def _parameters(model: Any) -> int | None:
+    counter = getattr(model, "parameter_count", None)
+    if counter is None:
+        return None
+    try:
+        count = counter()
+    except Exception as error:  # a missing count must not fail the extraction stage
+        log.debug("parameter count of %s unavailable: %s", type(model).__name__, error)
+        return None
+    return None if count is None else int(count)
+
+
+def model_info(experiment: Experiment, entry: ModelEntry, store: Store) -> dict[str, Any]:
+    """The ``models.json`` record of one configured model (without the speed)."""
+    model = entry.model
+    try:
+        hop_s = _finite(model.frame_hop_s)
+    except Exception:  # e.g. a user model without a fixed hop
+        hop_s = None
+    size = _stored_size(experiment, entry, store)
+    declared = getattr(model, "layer_sizes", None)
+    sizes = (
+        declared() if size is None and declared is not None else dict.fromkeys(model.layers, size)
+    )
+    return {
+        "type": entry.type,
+        "sample_rate_hz": int(model.sample_rate),
+        "frame_hop_s": hop_s,
+        "frame_rate_hz": None if not hop_s else round(1 / hop_s, 4),
+        "layers": sizes,
+        "parameters": _parameters(model),
+    }
+
+
+def write_models_json(experiment: Experiment, speed: dict[str, list[float]]) -> None:
+    """Write ``<output_dir>/models.json``.
+
+    Parameters
+    ----------
+    speed : model name → [seconds of audio embedded, seconds spent], summed over the
+        extraction processes; models absent here keep the speed of an earlier run.
+    """
+    path = experiment.output_dir / "models.json"
+    previous = json.loads(path.read_text()) if path.is_file() else {}
+    store = Store(experiment.cache_dir)
+    records = {}
+    for entry in experiment.models:
+        record = model_info(experiment, entry, store)
+        audio_s, compute_s = speed.get(entry.name, (0.0, 0.0))
+        if compute_s > 0:
+            record["extraction"] = {
+                "audio_s": round(audio_s, 3),
+                "compute_s": round(compute_s, 3),
+                # Per extraction process: with N workers the wall-clock rate is up to N times.
+                "audio_s_per_s": round(audio_s / compute_s, 3),
+                "device": getattr(entry.model, "device_name", "cpu"),
+                "workers": experiment.config.execution.workers or os.cpu_count(),
+            }
+        else:
+            record["extraction"] = previous.get(entry.name, {}).get("extraction")
+        records[entry.name] = record
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(records, indent=2) + "\n")

@@ -1,0 +1,159 @@
+"""The report's sections built from stored predictions: pitch and key analysis, and per-class
+scores with confusion matrices.
+
+Both read the clean-audio predictions of each model's best probe; a run folder without
+predictions (or with none readable) simply has neither section.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mir_ref.report import analysis, class_plots
+from mir_ref.report.html import Cell, Row, Section, number
+from mir_ref.report.sections import Context
+
+_KEY_PALETTE = {
+    "correct": "#2e8b57",
+    "fifth": "#9acd32",
+    "relative": "#ffd700",
+    "parallel": "#ff8c00",
+    "other": "#c0392b",
+}
+_PITCH_PALETTE = {"correct": "#2e8b57", "octave": "#ffd700", "other": "#c0392b"}
+
+
+def _models(context: Context, predictions: analysis.TaskPredictions) -> list[str]:
+    """The task's models in the page's model order (as in the results)."""
+    return [model for model in context.colors if model in predictions.y_true]
+
+
+def _matrices(context: Context, predictions: analysis.TaskPredictions) -> dict[str, np.ndarray]:
+    classes = len(predictions.task.classes)
+    return {
+        model: analysis.confusion(predictions.y_true[model], predictions.y_score[model], classes)
+        for model in _models(context, predictions)
+    }
+
+
+def pitch_and_key(context: Context) -> Section | None:
+    """Pitch-class confusions in two orders, octave errors and MIREX key-error categories."""
+    section = Section(
+        "pitch-key",
+        "Pitch and key analysis",
+        "Can the representation tell pitch classes apart, and what kinds of mistakes does it "
+        "make? Clean-audio test predictions of each model's best probe, seeds pooled.",
+    )
+    for column, predictions in context.predictions.items():
+        if predictions.task.type == "multilabel":
+            continue
+        classes = list(predictions.task.classes)
+        matrices = _matrices(context, predictions)
+        orders = analysis.pitch_class_orders(classes)
+        if orders is not None:
+            path = class_plots.confusion_matrices(
+                matrices,
+                classes,
+                context.plot_path(f"pitch_classes_{column}"),
+                title=f"{column}: pitch-class confusions",
+                orders=orders,
+            )
+            section.figure(
+                path,
+                f"{column}: confusion matrices (rows: true class, normalised), chromatic order "
+                "(left; errors by a semitone sit next to the diagonal) and along the circle of "
+                "fifths (right; errors by a fifth sit next to the diagonal).",
+            )
+        midi = analysis.midi_numbers(classes)
+        if midi is not None:
+            fractions = pd.DataFrame(
+                {model: analysis.pitch_errors(matrix, midi) for model, matrix in matrices.items()}
+            ).T[analysis.PITCH_ERROR_CATEGORIES]
+            path = class_plots.error_breakdown(
+                fractions,
+                context.plot_path(f"octave_errors_{column}"),
+                title=f"{column}: pitch errors",
+                palette=_PITCH_PALETTE,
+            )
+            section.figure(path, f"{column}: correct pitches, octave errors and other errors.")
+        if analysis.is_key_task(predictions.task):
+            fractions = pd.DataFrame(
+                {model: analysis.key_errors(matrix, classes) for model, matrix in matrices.items()}
+            ).T[analysis.KEY_ERROR_CATEGORIES]
+            path = class_plots.error_breakdown(
+                fractions,
+                context.plot_path(f"key_errors_{column}"),
+                title=f"{column}: key errors (MIREX categories)",
+                palette=_KEY_PALETTE,
+            )
+            section.figure(
+                path,
+                f"{column}: share of test items per MIREX category: correct, a fifth above "
+                "(same mode), relative major/minor, parallel major/minor, other.",
+            )
+            section.table(
+                f"{column}: key errors per model (fractions of test items).",
+                ["model", *analysis.KEY_ERROR_CATEGORIES],
+                [
+                    Row([Cell(model), *(number(value) for value in values)])
+                    for model, values in fractions.iterrows()
+                ],
+            )
+    return section if section.blocks else None
+
+
+def per_class(context: Context) -> Section | None:
+    """Per-class F1 and confusion matrices for multiclass tasks, per-tag AUC for tagging."""
+    section = Section(
+        "per-class",
+        "Per-class results",
+        "Which classes each model gets right: clean-audio test predictions of each model's "
+        "best probe, seeds pooled.",
+    )
+    for column, predictions in context.predictions.items():
+        classes = list(predictions.task.classes)
+        if predictions.task.type == "multiclass":
+            matrices = _matrices(context, predictions)
+            f1 = pd.DataFrame(
+                {
+                    model: analysis.per_class_scores(m)["f1"].to_numpy()
+                    for model, m in matrices.items()
+                },
+                index=classes,
+            ).T
+            path = class_plots.class_scores(
+                f1,
+                context.plot_path(f"class_f1_{column}"),
+                title=f"{column}: F1 per class",
+                value_label="F1",
+            )
+            section.figure(path, f"{column}: F1 per class and model ('–': never predicted).")
+            path = class_plots.confusion_matrices(
+                matrices,
+                classes,
+                context.plot_path(f"confusion_{column}"),
+                title=f"{column}: confusion matrices",
+            )
+            section.figure(
+                path, f"{column}: confusion matrices (rows: true class; colour: row fraction)."
+            )
+        elif predictions.task.type == "multilabel":
+            auc = pd.DataFrame(
+                {
+                    model: analysis.tag_auc(predictions.y_true[model], predictions.y_score[model])
+                    for model in _models(context, predictions)
+                },
+                index=classes,
+            ).T
+            path = class_plots.class_scores(
+                auc,
+                context.plot_path(f"tag_auc_{column}"),
+                title=f"{column}: ROC AUC per tag",
+                value_label="ROC AUC",
+            )
+            section.figure(
+                path,
+                f"{column}: ROC AUC per tag ('–': the tag has only one class in the test set).",
+            )
+    return section if section.blocks else None

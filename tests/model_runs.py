@@ -1,0 +1,30 @@
+"""A small end-to-end config for model tests: 36 half-second notes, one task, one probe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+NOTES = {
+    "name": "notes",
+    "type": "synthetic_tones",
+    "notes_per_class": 1,
+    "instruments": 3,
+    "note_duration_s": 0.5,
+    "tasks": ["pitch_class"],
+}
+
+
+def notes_config(folder: Path, models: list[dict]) -> dict:
+    """A config that runs ``models`` on :data:`NOTES` in seconds, writing under ``folder``."""
+    return {
+        "name": "models",
+        "output_dir": str(folder / "run"),
+        "cache_dir": str(folder / "cache"),
+        "datasets": [NOTES],
+        "models": models,
+        "embedding": {"window_s": 0.5, "hop_s": 0.5},
+        "probes": [{"type": "linear"}],
+        "protocol": {"epochs": 5, "patience": 5},
+        "execution": {"workers": 1},
+        "report": {"plots": False},
+    }

@@ -1,0 +1,215 @@
+"""A synthetic run folder for the report's tests: every file a run can leave, with known answers.
+
+``make_run_folder`` writes ``results.csv`` and ``tasks.json`` and, with ``full=True``, every
+optional input the report reads: CI columns, train-fraction and hop sweeps, a multi-layer model,
+stored predictions, ``comparisons.csv``, ``models.json``, ``profile.json``, ``versions.json``,
+``config.yml`` and deformed example WAVs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile
+
+from mir_ref.report.tables import REQUIRED_COLUMNS as COLUMNS
+from mir_ref.tasks import KEYS, PITCH_CLASSES
+from mir_ref.train import predictions_path
+
+DATASET = "toy"
+PROBES = ["linear", "mlp-64", "mlp-256"]
+SEEDS = [0, 1]
+CONDITIONS = [
+    ("none", None, None),
+    ("white_noise", 20.0, "white_noise@snr_db=20"),
+    ("white_noise", 0.0, "white_noise@snr_db=0"),
+    ("gain", -20.0, "gain@gain_db=-20"),
+]
+NOTES = ["48", "60", "72", "62"]
+TAGS = ["drums", "voice", "guitar"]
+LAYERS = ["layer_10", "layer_2", "layer_1"]
+ALL_SECTIONS = [
+    "overview",
+    "robustness",
+    "probe-size",
+    "density",
+    "layers",
+    "data-efficiency",
+    "pitch-key",
+    "per-class",
+    "efficiency",
+    "listening",
+    "provenance",
+]
+
+
+def task_table(pitch_classes: list[str]) -> dict[str, dict]:
+    """``tasks.json`` of the synthetic run: pitch classes, key, MIDI notes, tags, tempo."""
+    tasks = {
+        "pitch_class": ("multiclass", pitch_classes, ["accuracy", "f1_macro"]),
+        "key": ("key", KEYS, ["mirex_key", "accuracy"]),
+        "note": ("multiclass", NOTES, ["accuracy", "f1_macro"]),
+        "tags": ("multilabel", TAGS, ["roc_auc", "pr_auc"]),
+        "tempo": ("regression", [], ["r2", "pearson"]),
+    }
+    return {
+        f"{DATASET}/{name}": {
+            "dataset": DATASET,
+            "task": name,
+            "type": kind,
+            "classes": list(classes),
+            "metrics": metrics,
+            "main_metric": metrics[0],
+        }
+        for name, (kind, classes, metrics) in tasks.items()
+    }
+
+
+def make_run_folder(
+    root: Path,
+    *,
+    full: bool = True,
+    models: tuple[str, ...] = ("mfcc", "chroma"),
+    pitch_classes: list[str] = PITCH_CLASSES,
+    tasks: tuple[str, ...] | None = None,
+) -> Path:
+    """Write a synthetic run folder under ``root`` and return it; ``tasks`` picks a subset of
+    the tasks of :func:`task_table` (all by default)."""
+    rng = np.random.default_rng(7)
+    root.mkdir(parents=True, exist_ok=True)
+    tasks = {
+        column: entry
+        for column, entry in task_table(pitch_classes).items()
+        if tasks is None or entry["task"] in tasks
+    }
+    (root / "tasks.json").write_text(json.dumps(tasks, indent=1))
+    layered = {model: ["output"] for model in models}
+    if full:
+        layered["encoder"] = LAYERS
+    fractions = [0.1, 1.0] if full else [None]
+    hops = [0.5, 1.0] if full else [None]
+
+    rows = []
+    for entry in tasks.values():
+        for model_index, (model, layers) in enumerate(layered.items()):
+            for layer_index, layer in enumerate(layers):
+                grid = itertools.product(enumerate(PROBES), SEEDS, CONDITIONS, fractions, hops)
+                for (probe_index, probe), seed, condition, fraction, hop in grid:
+                    deformation, strength, _ = condition
+                    severity = 0.0 if strength is None else 0.3 - 0.01 * strength
+                    value = 0.5 + 0.1 * model_index + 0.04 * probe_index + 0.03 * layer_index
+                    value += -severity + 0.1 * ((fraction or 1.0) - 1) - 0.05 * ((hop or 0.5) - 0.5)
+                    value += rng.normal(0, 0.01)
+                    base = {
+                        "dataset": DATASET,
+                        "task": entry["task"],
+                        "model": model,
+                        "layer": layer,
+                        "deformation": deformation,
+                        "strength": np.nan if strength is None else strength,
+                        "probe": probe,
+                        "seed": seed,
+                    }
+                    for metric in entry["metrics"]:
+                        row = {**base, "metric": metric, "value": value}
+                        if full:
+                            row.update(ci_low=value - 0.05, ci_high=value + 0.05)
+                            row.update(train_fraction=fraction, hop_s=hop)
+                        rows.append(row)
+    results = pd.DataFrame(rows)
+    results = results[COLUMNS + [name for name in results.columns if name not in COLUMNS]]
+    results.to_csv(root / "results.csv", index=False)
+    if not full:
+        return root
+
+    for entry in tasks.values():
+        if entry["type"] == "regression":
+            continue
+        for model, layers in layered.items():
+            for layer, probe, seed in itertools.product(layers, PROBES, SEEDS):
+                path = predictions_path(
+                    root, DATASET, entry["task"], model, layer, probe, f"seed{seed}"
+                )
+                write_predictions(path, entry, model, layer, probe, seed, rng)
+
+    comparisons = pd.DataFrame(
+        [
+            {
+                "dataset": DATASET,
+                "task": task,
+                "metric": entry["main_metric"],
+                "deformation": "none",
+                "model_a": "encoder/layer_2",
+                "model_b": "encoder/layer_1",
+                "p_value": 0.001,
+                "p_holm": 0.004,
+            }
+            for task, entry in ((e["task"], e) for e in tasks.values())
+        ]
+    )
+    comparisons.to_csv(root / "comparisons.csv", index=False)
+    models_info = {
+        "mfcc": {"parameters": 0, "embedding_size": 40, "speed_x_realtime": 812.5},
+        "chroma": {"parameters": 0, "embedding_size": 12, "speed_x_realtime": 640.0},
+        "encoder": {
+            "parameters": 94_000_000,
+            "embedding_size": {"layer_1": 768, "layer_2": 768, "layer_10": 768},
+            "speed_x_realtime": 35.2,
+        },
+    }
+    (root / "models.json").write_text(json.dumps(models_info))
+    profile = {"seconds": 12.5, "embeddings_computed": 10, "embeddings_cached": 90}
+    (root / "profile.json").write_text(json.dumps(profile))
+    (root / "versions.json").write_text(json.dumps({"python": "3.11", "numpy": "2.0"}))
+    (root / "config.yml").write_text("name: synthetic <run>\nmodels:\n  - {type: mfcc}\n")
+    for track, seconds in (("track_a", 8.0), ("track_b", 1.0)):
+        for deformation, _, label in CONDITIONS:
+            folder = root / "deformed" / DATASET / (label or deformation)
+            folder.mkdir(parents=True, exist_ok=True)
+            t = np.arange(int(22050 * seconds)) / 22050
+            audio = 0.3 * np.sin(2 * np.pi * 440 * t)[:, None] * np.ones((1, 2))
+            soundfile.write(folder / f"{track}.wav", audio.astype(np.float32), 22050)
+    return root
+
+
+def write_predictions(
+    path: Path, task: dict, model: str, layer: str, probe: str, seed: int, rng: np.random.Generator
+) -> None:
+    """One predictions file in the training stage's format: every condition, 24 test items.
+
+    Multiclass and key predictions are right for three items in four and otherwise off by one
+    class index; multilabel scores are noisy indicators.
+    """
+    n_classes = len(task["classes"])
+    items = 24
+    meta = {
+        "key": "synthetic",
+        "dataset": DATASET,
+        "task": task["task"],
+        "model": model,
+        "layer": layer,
+        "probe": probe,
+        "seed": seed,
+        "conditions": [
+            {"label": label or "none", "deformation": deformation, "strength": strength}
+            for deformation, strength, label in CONDITIONS
+        ],
+    }
+    arrays = {"meta": np.array(json.dumps(meta))}
+    for index in range(len(CONDITIONS)):
+        arrays[f"track_ids_{index}"] = np.array([f"t{item}" for item in range(items)])
+        if task["type"] == "multilabel":
+            y_true = (rng.random((items, n_classes)) < 0.5).astype(np.float32)
+            y_score = np.clip(y_true + rng.normal(0, 0.6, y_true.shape), 0, 1)
+        else:
+            y_true = np.arange(items) % n_classes
+            predicted = np.where(np.arange(items) % 4 == 3, (y_true + 1) % n_classes, y_true)
+            y_score = np.eye(n_classes)[predicted]
+        arrays[f"y_true_{index}"] = y_true
+        arrays[f"y_score_{index}"] = np.asarray(y_score, dtype=np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **arrays)
