@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 COMPARISON_COLUMNS = [
     "dataset",
     "task",
+    "window_s",
+    "hop_s",
     "deformation",
     "strength",
     "train_fraction",
@@ -93,6 +95,8 @@ def compare_models(
             group = (
                 meta["dataset"],
                 meta["task"],
+                meta.get("window_s"),
+                meta.get("hop_s"),
                 condition["deformation"],
                 condition["strength"],
                 meta.get("train_fraction", 1.0),
@@ -124,11 +128,13 @@ def compare_models(
             if row is None:
                 log.warning("%s: %s and %s share no test items or seeds", group, model_a, model_b)
                 continue
-            dataset, task_name, condition, strength, fraction, probe = group
+            dataset, task_name, window_s, hop_s, condition, strength, fraction, probe = group
             rows.append(
                 {
                     "dataset": dataset,
                     "task": task_name,
+                    "window_s": window_s,
+                    "hop_s": hop_s,
                     "deformation": condition,
                     "strength": np.nan if strength is None else strength,
                     "train_fraction": fraction,
@@ -143,7 +149,10 @@ def compare_models(
     # A family is every model pair on one task, condition and probe: the question "which
     # model is best here". Correcting across all tasks at once would leave nothing
     # significant at the resolution of a bootstrap p-value.
-    family = ["dataset", "task", "deformation", "strength", "train_fraction", "probe", "metric"]
+    family = [
+        "dataset", "task", "window_s", "hop_s", "deformation", "strength", "train_fraction",
+        "probe", "metric",
+    ]  # fmt: skip
     table["p_holm"] = table.groupby(family, dropna=False)["p_value"].transform(
         lambda p: stats.holm(p.to_numpy(dtype=float))
     )

@@ -40,9 +40,19 @@ class _Section(BaseModel):
 class EmbeddingConfig(_Section):
     """How tracks become embeddings: window length, hop (density) and track pooling."""
 
-    window_s: float = Field(3.0, gt=0)
-    hop_s: float = Field(3.0, gt=0)
+    # A list sweeps the value: every (window, hop) combination is its own embedding setting,
+    # which answers "how densely should I sample embeddings?".
+    window_s: Annotated[float, Field(gt=0)] | list[Annotated[float, Field(gt=0)]] = 3.0
+    hop_s: Annotated[float, Field(gt=0)] | list[Annotated[float, Field(gt=0)]] = 3.0
     pooling: Literal["mean", "max", "mean_std"] = "mean"
+
+    def densities(self) -> list[tuple[float, float]]:
+        """Every ``(window_s, hop_s)`` combination, in config order."""
+        windows = self.window_s if isinstance(self.window_s, list) else [self.window_s]
+        hops = self.hop_s if isinstance(self.hop_s, list) else [self.hop_s]
+        if not windows or not hops:
+            raise ConfigError("embedding: window_s and hop_s need at least one value each")
+        return [(float(w), float(h)) for w in windows for h in hops]
 
 
 class ProtocolConfig(_Section):
@@ -196,11 +206,21 @@ class Condition:
 
 @dataclass
 class ModelEntry:
-    """A configured embedding model and the name it has in results."""
+    """A configured embedding model at one embedding density, and its name in results.
+
+    ``id`` tells entries apart: the name, with the density appended when the config sweeps
+    more than one (``mfcc@window_s=3,hop_s=0.5``).
+    """
 
     name: str
     type: str
     model: EmbeddingModel
+    window_s: float = 3.0
+    hop_s: float = 3.0
+    id: str = ""
+
+    def __post_init__(self) -> None:
+        self.id = self.id or self.name
 
 
 def _path_fields(cls: type) -> set[str]:
@@ -309,12 +329,18 @@ class Experiment:
             conditions.extend(_expand_deformation(spec, f"deformations[{index}]", base))
         _unique([c.label for c in conditions], "deformations", "condition")
 
+        densities = config.embedding.densities()
         models = []
         for index, spec in enumerate(config.models):
             where = f"models[{index}]"
             model = registry.build("models", spec, where=where, exclude=("name",))
-            models.append(ModelEntry(str(spec.get("name") or spec["type"]), spec["type"], model))
-        _unique([m.name for m in models], "models", "name")
+            name = str(spec.get("name") or spec["type"])
+            for window_s, hop_s in densities:
+                suffix = f"@window_s={window_s:g},hop_s={hop_s:g}" if len(densities) > 1 else ""
+                models.append(
+                    ModelEntry(name, spec["type"], model, window_s, hop_s, id=name + suffix)
+                )
+        _unique([m.id for m in models], "models", "name")
 
         probes = [
             registry.build("probes", spec, where=f"probes[{index}]")

@@ -64,6 +64,9 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
                 continue
             fraction = meta.get("train_fraction", 1.0)
             identity = {key: meta[key] for key in ("dataset", "task", "model", "layer")}
+            # Runs from before density sweeps stored no window or hop.
+            identity["window_s"] = meta.get("window_s", np.nan)
+            identity["hop_s"] = meta.get("hop_s", np.nan)
             if "selection" in meta:
                 selections.append(
                     {

@@ -18,7 +18,7 @@ import threadpoolctl
 
 from mir_ref import audio as audio_io
 from mir_ref import progress
-from mir_ref.config import EmbeddingConfig, Experiment
+from mir_ref.config import Experiment
 from mir_ref.errors import ComponentError, MirRefError
 from mir_ref.models.base import EmbeddingModel
 from mir_ref.models.info import write_models_json
@@ -40,7 +40,12 @@ class ExtractionStats:
 
 
 def embed_track(
-    model: EmbeddingModel, audio: np.ndarray, sample_rate: int, embedding: EmbeddingConfig
+    model: EmbeddingModel,
+    audio: np.ndarray,
+    sample_rate: int,
+    *,
+    window_s: float,
+    hop_s: float,
 ) -> np.ndarray:
     """Embed one track's audio window by window.
 
@@ -53,9 +58,7 @@ def embed_track(
     ``[layers, windows, dim]`` float32: the model's frames averaged within each window.
     """
     audio = audio_io.resample(audio, sample_rate, model.sample_rate)
-    batch = audio_io.windows(
-        audio, model.sample_rate, window_s=embedding.window_s, hop_s=embedding.hop_s
-    )
+    batch = audio_io.windows(audio, model.sample_rate, window_s=window_s, hop_s=hop_s)
     output = np.asarray(model.embed(batch))
     if output.ndim != 4 or output.shape[1] != batch.shape[0]:
         raise ComponentError(
@@ -68,7 +71,7 @@ def embed_track(
 def _extract_unit(
     experiment: Experiment, store: Store, unit: ExtractionUnit, speed: dict[str, list[float]]
 ) -> int:
-    missing = [m for m in experiment.models if not store.has(unit.keys[m.name])]
+    missing = [m for m in experiment.models if not store.has(unit.keys[m.id])]
     if not missing:
         return 0
     try:
@@ -83,7 +86,9 @@ def _extract_unit(
     for model in missing:
         try:
             start = time.perf_counter()
-            embeddings = embed_track(model.model, audio, sample_rate, experiment.config.embedding)
+            embeddings = embed_track(
+                model.model, audio, sample_rate, window_s=model.window_s, hop_s=model.hop_s
+            )
             totals = speed.setdefault(model.name, [0.0, 0.0])
             totals[0] += len(audio) / sample_rate
             totals[1] += time.perf_counter() - start
@@ -99,7 +104,7 @@ def _extract_unit(
                 f"model '{model.name}' returned NaN or infinite values for track "
                 f"'{unit.track.id}' ({unit.condition.label})"
             )
-        store.put(unit.keys[model.name], embeddings)
+        store.put(unit.keys[model.id], embeddings)
     return len(missing)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mir_ref import registry
-from mir_ref.config import Condition, EmbeddingConfig, Experiment, ModelEntry
+from mir_ref.config import Condition, Experiment, ModelEntry
 from mir_ref.datasets.base import Dataset, Track
 from mir_ref.store import cache_key
 
@@ -26,7 +26,6 @@ def embedding_key(
     model: ModelEntry,
     track: Track,
     condition: Condition,
-    embedding: EmbeddingConfig,
     *,
     seed: int,
 ) -> str:
@@ -40,8 +39,8 @@ def embedding_key(
             "model": component_material(model.model, model.type),
             "track": track.identity,
             "deformation": deformation,
-            "window_s": embedding.window_s,
-            "hop_s": embedding.hop_s,
+            "window_s": model.window_s,
+            "hop_s": model.hop_s,
         }
     )
 
@@ -88,9 +87,7 @@ def extraction_units(experiment: Experiment) -> list[ExtractionUnit]:
         for condition in experiment.conditions:
             for track in condition_tracks(dataset, condition):
                 keys = {
-                    model.name: embedding_key(
-                        model, track, condition, experiment.config.embedding, seed=seed
-                    )
+                    model.id: embedding_key(model, track, condition, seed=seed)
                     for model in experiment.models
                 }
                 units.append(ExtractionUnit(dataset, condition, track, keys))

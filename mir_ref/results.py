@@ -13,6 +13,8 @@ COLUMNS = [
     "task",
     "model",
     "layer",
+    "window_s",
+    "hop_s",
     "deformation",
     "strength",
     "train_fraction",
@@ -23,7 +25,8 @@ COLUMNS = [
     "ci_low",
     "ci_high",
 ]
-"""Columns of ``results.csv``: one row per measurement. ``strength`` is NaN on clean audio,
+"""Columns of ``results.csv``: one row per measurement. ``window_s`` / ``hop_s`` are the
+embedding density (``embedding.window_s`` / ``hop_s``), ``strength`` is NaN on clean audio,
 ``train_fraction`` is 1.0 unless ``protocol.train_fraction`` sweeps it, and ``ci_low`` /
 ``ci_high`` bound the 95 % percentile bootstrap interval of ``value`` over test items."""
 KEY_COLUMNS = COLUMNS[: COLUMNS.index("value")]

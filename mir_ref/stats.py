@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mir_ref.metrics import Metric
-from mir_ref.results import CLEAN
+from mir_ref.results import CLEAN, COLUMNS
 from mir_ref.tasks import Task
 
 
@@ -151,17 +151,7 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
     return adjusted
 
 
-SEED_KEYS = [
-    "dataset",
-    "task",
-    "model",
-    "layer",
-    "deformation",
-    "strength",
-    "train_fraction",
-    "probe",
-    "metric",
-]
+SEED_KEYS = [c for c in COLUMNS if c not in ("seed", "value", "ci_low", "ci_high")]
 """The results columns that identify one measurement up to the seed."""
 
 
@@ -197,12 +187,12 @@ def robustness(results: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``dataset, task, model, layer, train_fraction, probe, metric, deformation,
-        strength, clean, value, relative_drop, area`` (``robustness.csv``); empty when the
-        results hold no deformed rows.
+        Columns ``dataset, task, model, layer, window_s, hop_s, train_fraction, probe, metric,
+        deformation, strength, clean, value, relative_drop, area`` (``robustness.csv``); empty
+        when the results hold no deformed rows.
     """
     summary = summarize_seeds(results)
-    keys = ["dataset", "task", "model", "layer", "train_fraction", "probe", "metric"]
+    keys = [k for k in SEED_KEYS if k not in ("deformation", "strength")]
     columns = [*keys, "deformation", "strength", "clean", "value", "relative_drop", "area"]
     clean = summary[summary["deformation"] == CLEAN].set_index(keys)["mean"]
     clean = clean[~clean.index.duplicated()]

@@ -88,7 +88,6 @@ def _task_splits(
 ) -> tuple[list[_FitGroup], dict[str, _Split]]:
     """The training groups (clean first) and, per condition label, its test split."""
     seed = experiment.config.protocol.seed
-    embedding = experiment.config.embedding
     clean = experiment.conditions[0]
 
     def split_of(split: str, condition: Condition) -> _Split:
@@ -97,7 +96,7 @@ def _task_splits(
             raise DataError(
                 f"dataset '{dataset.name}', task '{task}': the {split} split has no tracks"
             )
-        keys = [embedding_key(model, t, condition, embedding, seed=seed) for t in tracks]
+        keys = [embedding_key(model, t, condition, seed=seed) for t in tracks]
         return _Split(tracks, keys)
 
     def fit_of(condition: Condition) -> dict[str, _Split]:
@@ -217,7 +216,7 @@ def train(experiment: Experiment) -> list[Path]:
     # One thread-count switch for the whole stage instead of one per fit and per predict.
     with progress.bar("train", total) as advance, OneThread():
         for dataset, task, model in jobs:
-            where = f"dataset '{dataset.name}', task '{task.name}', model '{model.name}'"
+            where = f"dataset '{dataset.name}', task '{task.name}', model '{model.id}'"
             groups, test = _task_splits(experiment, dataset, task.name, model)
             x = [
                 {name: _features(store, split, pooling, where) for name, split in g.fit.items()}
@@ -249,7 +248,7 @@ def train(experiment: Experiment) -> list[Path]:
                         "train_fraction": fraction,
                     }
                     keys = [cache_key({**material, "seed": seed}) for seed in seeds]
-                    parts = [dataset.name, task.name, model.name, layer, probe.label()]
+                    parts = [dataset.name, task.name, model.id, layer, probe.label()]
                     if fraction != 1.0:
                         parts.append(f"fraction{fraction:g}")
                     paths = [
@@ -286,6 +285,8 @@ def train(experiment: Experiment) -> list[Path]:
                             "task": task.name,
                             "model": model.name,
                             "layer": layer,
+                            "window_s": model.window_s,
+                            "hop_s": model.hop_s,
                             "probe": probe.label(),
                             "seed": seed,
                             "train_fraction": fraction,

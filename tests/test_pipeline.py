@@ -18,8 +18,9 @@ from typer.testing import CliRunner
 import mir_ref
 from mir_ref.cli import app
 from mir_ref.config import Experiment
-from mir_ref.plan import extraction_units
+from mir_ref.plan import embedding_key, extraction_units
 from mir_ref.stages import run_all
+from mir_ref.store import Store
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -239,3 +240,36 @@ def test_cli_validate_lists_every_problem(manifest_corpus):
     )
     assert result.exit_code == 1
     assert "low_00.wav" in result.output and "high_03.wav" in result.output
+
+
+def test_density_sweep_gives_one_result_set_per_window_and_hop(tmp_path):
+    config = small_config(
+        tmp_path,
+        deformations=[{"type": "white_noise", "snr_db": [10]}],
+        models=[{"type": "mfcc", "n_mels": 40}],
+        embedding={"window_s": [1.0, 0.5], "hop_s": 0.5},
+    )
+    experiment = Experiment.from_config(config)
+    assert [m.id for m in experiment.models] == [
+        "mfcc@window_s=1,hop_s=0.5",
+        "mfcc@window_s=0.5,hop_s=0.5",
+    ]
+    results = run_all(experiment)
+    densities = results.groupby(["window_s", "hop_s"]).size()
+    assert list(densities.index) == [(0.5, 0.5), (1.0, 0.5)]
+    assert densities.nunique() == 1  # the same grid of rows at each density
+    assert set(results.model) == {"mfcc"}
+    # The two densities embed different windows: their stored embeddings differ in count.
+    store = Store(experiment.cache_dir)
+    # a 2-s phrase: 3 windows of 1 s or 4 of 0.5 s, every 0.5 s
+    track = experiment.datasets[0].task_tracks("key", "train")[0]
+    clean = experiment.conditions[0]
+    counts = [
+        store.get(embedding_key(model, track, clean, seed=0)).shape[1]
+        for model in experiment.models
+    ]
+    assert counts == [3, 4]
+    comparisons = pd.read_csv(tmp_path / "run" / "comparisons.csv")
+    assert comparisons.empty  # one model: nothing to compare at a given density
+    html = (tmp_path / "run" / "report" / "index.html").read_text()
+    assert "Embedding density" in html

@@ -134,6 +134,8 @@ def _results(rows: list[tuple]) -> pd.DataFrame:
         dataset="tones",
         task="genre",
         layer="x",
+        window_s=3.0,
+        hop_s=3.0,
         train_fraction=1.0,
         probe="linear",
         metric="accuracy",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -84,3 +85,19 @@ def fit_length(audio: np.ndarray, length: int) -> np.ndarray:
 def as_channels(audio: np.ndarray) -> np.ndarray:
     """``[samples]`` or ``[channels, samples]`` as a C-contiguous ``[channels, samples]`` view."""
     return np.ascontiguousarray(audio.reshape(-1, audio.shape[-1]), dtype=np.float32)
+
+
+def process_with_plugin(
+    audio: np.ndarray, sample_rate: int, make_plugin: Callable[[], Any]
+) -> np.ndarray:
+    """Run a fresh pedalboard plugin over ``audio``, keeping its shape.
+
+    pedalboard takes the shorter axis for channels, so very short input is padded to keep
+    samples the longer axis; more than two channels are processed one at a time.
+    """
+    if audio.shape[-1] == 0:
+        return audio.copy()
+    channels = fit_length(as_channels(audio), max(audio.shape[-1], 16))
+    groups = [channels] if len(channels) <= 2 else [row[None] for row in channels]
+    out = [make_plugin().process(group, float(sample_rate), reset=True) for group in groups]
+    return fit_length(np.concatenate(out), audio.shape[-1]).reshape(audio.shape)

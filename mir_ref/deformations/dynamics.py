@@ -8,7 +8,11 @@ from typing import ClassVar
 import numpy as np
 import pedalboard
 
-from mir_ref.deformations.base import Deformation, as_channels, check_range, fit_length
+from mir_ref.deformations.base import (
+    Deformation,
+    check_range,
+    process_with_plugin,
+)
 from mir_ref.registry import register
 
 
@@ -154,18 +158,13 @@ class Compressor(Deformation):
         check_range("release_ms", self.release_ms, 1.0, 5000.0, "ms")
 
     def apply(self, audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-        if audio.shape[-1] == 0:
-            return audio.copy()
-        # pedalboard takes the shorter axis for channels; padding keeps samples the longer.
-        channels = fit_length(as_channels(audio), max(audio.shape[-1], 16))
-        groups = [channels] if len(channels) <= 2 else [row[None] for row in channels]
-        out = []
-        for group in groups:
-            compressor = pedalboard.Compressor(
+        return process_with_plugin(
+            audio,
+            sample_rate,
+            lambda: pedalboard.Compressor(
                 threshold_db=float(self.threshold_db),
                 ratio=float(self.ratio),
                 attack_ms=float(self.attack_ms),
                 release_ms=float(self.release_ms),
-            )
-            out.append(compressor.process(group, float(sample_rate), reset=True))
-        return fit_length(np.concatenate(out), audio.shape[-1]).reshape(audio.shape)
+            ),
+        )

@@ -10,7 +10,12 @@ import numpy as np
 import pedalboard
 import scipy.signal
 
-from mir_ref.deformations.base import Deformation, as_channels, check_range, fit_length
+from mir_ref.deformations.base import (
+    Deformation,
+    as_channels,
+    check_range,
+    process_with_plugin,
+)
 from mir_ref.deformations.recordings import check_recordings, recording
 from mir_ref.errors import ComponentError
 from mir_ref.registry import register
@@ -47,21 +52,16 @@ class Reverb(Deformation):
             check_range(field, getattr(self, field), 0.0, 1.0, "")
 
     def apply(self, audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-        if audio.shape[-1] == 0:
-            return audio.copy()
-        # pedalboard takes the shorter axis for channels; padding keeps samples the longer.
-        channels = fit_length(as_channels(audio), max(audio.shape[-1], 16))
-        groups = [channels] if len(channels) <= 2 else [row[None] for row in channels]
-        out = []
-        for group in groups:
-            reverb = pedalboard.Reverb(
+        return process_with_plugin(
+            audio,
+            sample_rate,
+            lambda: pedalboard.Reverb(
                 room_size=float(self.room_size),
                 damping=float(self.damping),
                 wet_level=float(self.wet_level),
                 dry_level=float(self.dry_level),
-            )
-            out.append(reverb.process(group, float(sample_rate), reset=True))
-        return fit_length(np.concatenate(out), audio.shape[-1]).reshape(audio.shape)
+            ),
+        )
 
 
 @register("deformations", "impulse_response")
