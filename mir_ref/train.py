@@ -241,6 +241,8 @@ def train(experiment: Experiment) -> list[Path]:
                             {**fit_keys, "test": [s.keys for s in test.values()]}
                         ),
                         "layer": layer,
+                        "window_s": model.window_s,
+                        "hop_s": model.hop_s,
                         "pooling": pooling,
                         "task": {"type": task.type, "classes": task.classes},
                         "probe": component_material(probe, probe.label()),
