@@ -56,11 +56,16 @@ def test_vocalset_technique_split_is_singer_disjoint(tmp_path: Path) -> None:
         s: {t.id.split("/")[0] for t in dataset.tracks(s)} for s in ("train", "validation", "test")
     }
     assert singers["test"] == {"female2", "female8", "male3", "male5", "male10"}
-    assert singers["validation"] == {"female9", "male11"}
-    assert len(singers["train"]) == 13
+    assert singers["validation"] == {"female9", "male9", "male11"}
+    assert len(singers["train"]) == 12
     # lip_trill is its own class, not trill; fast_forte is not one of the 10 techniques.
     counts = Counter(t.labels["technique"] for t in dataset.tracks())
-    assert counts == {"lip_trill": 40, "trill": 40, "vibrato": 41}
+    # + the prefix-less lip_trill take and the 'vibrado' folder; the duplicate take left out
+    assert counts == {"lip_trill": 41, "trill": 40, "vibrato": 42}
+    ids = {t.id for t in dataset.tracks()}
+    assert "female2/arpeggios/lip_trill/f2_lip_trill_arps" in ids
+    assert "female3/arpeggios/vibrato/f3_arpeggios_vibrado" in ids
+    assert not any("(1)" in track_id for track_id in ids)
     # male10 and male11 recordings are not male1's.
     male1 = [t for t in dataset.tracks() if t.id.startswith("male1/")]
     assert len(male1) == 7 and all("/m1_" in str(t.audio_path) or "m11_" in t.id for t in male1)
@@ -74,7 +79,7 @@ def test_vocalset_singer_task(tmp_path: Path) -> None:
     assert dataset.tasks["singer"].classes == SINGERS
     test = Counter(t.labels["singer"] for t in dataset.tracks("test"))
     assert set(test) == set(SINGERS)  # every singer in every split
-    assert sum(len(dataset.tracks(s)) for s in ("train", "validation", "test")) == 161
+    assert sum(len(dataset.tracks(s)) for s in ("train", "validation", "test")) == 163
     assert singer_abbreviation("male10") == "m10" and singer_abbreviation("female2") == "f2"
 
 

@@ -11,7 +11,9 @@ with singers ``female1``..``female9`` and ``male1``..``male11`` and contexts ``a
 Labels are read from the folder names, matched exactly (``lip_trill`` is not ``trill``,
 ``male10`` is not ``male1``). Some file names in the release disagree with their folders
 (a wrong singer prefix, a misspelt technique); the folders are right, and track ids are the
-corrected ``<singer>/<context>/<technique>/<file stem>``.
+corrected ``<singer>/<context>/<technique>/<file stem>``: files released without their
+singer prefix get it back (:data:`_MISSING_PREFIX`), known duplicate takes are left out
+(:data:`DUPLICATES`) and the misspelt ``vibrado`` folder counts as ``vibrato``.
 
 Tasks, each with its own split, so one entry evaluates one of them:
 
@@ -46,6 +48,39 @@ TECHNIQUES = [
 TEST_SINGERS = ["female2", "female8", "male3", "male5", "male10"]
 _FILE_SINGER = re.compile(r"^([fm])(\d+)_")
 
+# Known faults of the VocalSet 1.1 release, as listed by the MARBLE benchmark's preprocessing
+# (and applied by the original mir_ref). Keys are ``<technique folder>/<file name>``.
+DUPLICATES = {
+    "vibrato/f2_scales_vibrato_a(1).wav",
+    "vibrato/caro_vibrato.wav",
+    "vibrato/dona_vibrato.wav",
+    "vibrato/row_vibrato.wav",
+    "vibrado/slow_vibrato_arps.wav",
+}
+"""Files that repeat another recording; left out."""
+_MISSING_PREFIX = {
+    "lip_trill/lip_trill_arps.wav": "f2",
+    "lip_trill/scales_lip_trill.wav": "m3",
+    "straight/row_straight.wav": "m8",
+    "vocal_fry/scales_vocal_fry.wav": "f2",
+    "fast_forte/arps_fast_piano_c.wav": "f9",
+    "fast_piano/fast_piano_arps_f.wav": "f2",
+    "fast_piano/arps_c_fast_piano.wav": "m3",
+    "fast_piano/scales_fast_piano_f.wav": "f3",
+    **{f"straight/{c}_straight_{v}.wav": "f4" for c in ("arpeggios", "scales") for v in "aeiou"},
+    **{f"fast_piano/scales_{k}_fast_piano_{v}.wav": "m10" for k in "cf" for v in "aeiou"},
+}
+"""Files released without their singer prefix, and the prefix they lack."""
+TECHNIQUE_FOLDERS = {"vibrado": "vibrato"}
+"""Misspelt technique folders of the release, and the technique they hold."""
+
+
+def corrected_stem(technique_folder: str, file_name: str) -> str:
+    """The file's stem with the release's known naming faults corrected."""
+    prefix = _MISSING_PREFIX.get(f"{technique_folder}/{file_name}")
+    stem = Path(file_name).stem
+    return f"{prefix}_{stem}" if prefix else stem
+
 
 def singer_abbreviation(singer: str) -> str:
     """``female2`` → ``f2``, ``male10`` → ``m10`` (the prefix of the release's file names)."""
@@ -64,7 +99,8 @@ class VocalSet(Corpus):
     validation_singers : the singers of the technique task's validation split.
     """
 
-    validation_singers: list[str] = field(default_factory=lambda: ["female9", "male11"])
+    # As the original mir_ref: the paper's training singers minus these three.
+    validation_singers: list[str] = field(default_factory=lambda: ["female9", "male9", "male11"])
 
     name = "vocalset"
     citation = (
@@ -120,16 +156,19 @@ class VocalSet(Corpus):
                     f"looks incomplete. {self._get_it()}"
                 )
             for file in sorted(folder.glob("*/*/*.wav")):
-                if file.name.startswith("."):  # macOS resource forks in the zip
-                    continue
-                context, technique = file.parent.parent.name, file.parent.name
-                match = _FILE_SINGER.match(file.name)
+                folder_name = file.parent.name
+                if file.name.startswith(".") or f"{folder_name}/{file.name}" in DUPLICATES:
+                    continue  # macOS resource forks in the zip; known duplicate takes
+                context = file.parent.parent.name
+                technique = TECHNIQUE_FOLDERS.get(folder_name, folder_name)
+                stem = corrected_stem(folder_name, file.name)
+                match = _FILE_SINGER.match(stem)
                 if match is None or f"{match[1]}{match[2]}" != singer_abbreviation(singer):
                     renamed += 1
                 labels = {"singer": singer}
                 if technique in TECHNIQUES:
                     labels["technique"] = technique
-                track_id = f"{singer}/{context}/{technique}/{file.stem}"
+                track_id = f"{singer}/{context}/{technique}/{stem}"
                 tracks.append(Track(track_id, labels, audio_path=file))
         if renamed:
             logger.info("%s: %d file names disagree with their singer folder", self.name, renamed)
