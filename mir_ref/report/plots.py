@@ -33,17 +33,33 @@ logger = logging.getLogger(__name__)
 
 STRENGTH_LABELS = {
     "white_noise": "SNR (dB)",
+    "pink_noise": "SNR (dB)",
+    "background_noise": "SNR (dB)",
     "gain": "gain (dB)",
     "mp3": "bitrate (kbps)",
+    "ogg_vorbis": "Vorbis quality (0-10)",
     "pitch_shift": "shift (semitones)",
+    "time_stretch": "rate (x)",
+    "low_pass": "cutoff (Hz)",
+    "high_pass": "cutoff (Hz)",
+    "reverb": "room size",
+    "impulse_response": "wet level",
+    "clipping": "threshold (dB re peak)",
+    "clipping_percentile": "clipped percentile",
+    "bit_depth": "bits",
+    "resample": "sample rate (Hz)",
+    "compressor": "threshold (dBFS)",
 }
 """x-axis label of each deformation's strength; other deformations get ``"strength"``."""
 
-MILD_IS_HIGH = frozenset({"white_noise", "mp3"})
+MILD_IS_HIGH = frozenset(
+    {"white_noise", "pink_noise", "background_noise", "mp3", "ogg_vorbis", "low_pass"}
+    | {"clipping", "bit_depth", "resample", "compressor"}
+)
 """Deformations whose strength is gentlest at high values, drawn with the x axis reversed so
 that every panel reads from mild (left) to severe (right)."""
 
-LOG_STRENGTH = frozenset({"mp3"})
+LOG_STRENGTH = frozenset({"mp3", "low_pass", "high_pass", "resample"})
 """Deformations whose strength is drawn on a log axis, as bitrates come in doublings."""
 
 _DPI = 120
