@@ -44,7 +44,9 @@ class EmbeddingConfig(_Section):
     # which answers "how densely should I sample embeddings?".
     window_s: Annotated[float, Field(gt=0)] | list[Annotated[float, Field(gt=0)]] = 3.0
     hop_s: Annotated[float, Field(gt=0)] | list[Annotated[float, Field(gt=0)]] = 3.0
-    pooling: Literal["mean", "max", "mean_std"] = "mean"
+    # none: probes train on every window (labelled with its track's label) and a track's
+    # prediction is the mean of its windows' predictions.
+    pooling: Literal["mean", "max", "mean_std", "none"] = "mean"
 
     def densities(self) -> list[tuple[float, float]]:
         """Every ``(window_s, hop_s)`` combination, in config order."""

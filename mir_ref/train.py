@@ -61,18 +61,50 @@ class _Split:
     keys: list[str]
 
 
-def _features(store: Store, split: _Split, pooling: str, where: str) -> np.ndarray:
-    """``[layers, tracks, dim]`` pooled embeddings of a split."""
-    vectors = []
-    for track, key in zip(split.tracks, split.keys, strict=True):
+@dataclass
+class _Items:
+    """A split as probe inputs: ``x`` is ``[layers, items, dim]``.
+
+    With ``pooling: none`` an item is one window of a track and ``owner[i]`` the row of its
+    track; otherwise an item is a whole track (``owner`` is ``arange``).
+    """
+
+    x: np.ndarray
+    owner: np.ndarray
+
+    def per_item(self, track_values: np.ndarray) -> np.ndarray:
+        """Track-level labels repeated for each item."""
+        return track_values[self.owner]
+
+    def to_tracks(self, scores: np.ndarray) -> np.ndarray:
+        """Item scores averaged per track: window predictions become track predictions."""
+        tracks = int(self.owner.max()) + 1 if len(self.owner) else 0
+        if len(self.owner) == tracks:
+            return scores
+        sums = np.zeros((tracks, *scores.shape[1:]), dtype=np.float64)
+        np.add.at(sums, self.owner, scores)
+        counts = np.bincount(self.owner, minlength=tracks).reshape(-1, *[1] * (scores.ndim - 1))
+        return (sums / counts).astype(np.float32)
+
+
+def _features(store: Store, split: _Split, pooling: str, where: str) -> _Items:
+    """The probe inputs of a split: pooled track vectors, or every window (``none``)."""
+    arrays, owners = [], []
+    for row, (track, key) in enumerate(zip(split.tracks, split.keys, strict=True)):
         try:
-            vectors.append(pool(np.asarray(store.get(key)), pooling))
+            windows = np.asarray(store.get(key))
         except KeyError:
             raise DataError(
                 f"{where}: no embedding of track '{track.id}' in the cache; run "
                 f"`mir_ref extract` first"
             ) from None
-    return np.stack(vectors, axis=1).astype(np.float32)
+        if pooling == "none":
+            arrays.append(windows)
+            owners.append(np.full(windows.shape[1], row))
+        else:
+            arrays.append(pool(windows, pooling)[:, None, :])
+            owners.append(np.array([row]))
+    return _Items(np.concatenate(arrays, axis=1).astype(np.float32), np.concatenate(owners))
 
 
 @dataclass
@@ -154,13 +186,17 @@ def _fit_grid(
     seeds: list[int],
     protocol: ProtocolConfig,
     fraction: float,
+    train_owner: np.ndarray,
+    train_tracks: np.ndarray,
 ) -> _GridFit:
     """Every grid setting × seed of ``probe`` on one layer, and the winner's per-seed probes.
 
-    The train split is cut to ``fraction`` first; the winner has the highest validation main
-    metric averaged over seeds (see :mod:`mir_ref.probes.selection`).
+    The train split is cut to ``fraction`` of its tracks first (all windows of a kept track
+    stay, with ``pooling: none``); the winner has the highest validation main metric averaged
+    over seeds (see :mod:`mir_ref.probes.selection`), measured per item.
     """
-    rows = train_subset(y["train"], fraction, task_type=task.type, seed=protocol.seed)
+    kept = train_subset(train_tracks, fraction, task_type=task.type, seed=protocol.seed)
+    rows = np.flatnonzero(np.isin(train_owner, kept))
     settings = expand_grid(
         probe,
         protocol.grid,
@@ -185,7 +221,7 @@ def _fit_grid(
             {"setting": setting, "validation": None if np.isnan(value) else float(value)}
             for setting, value in zip(settings, values, strict=True)
         ],
-        "train_items": len(rows),
+        "train_items": len(kept),
     }
     return _GridFit(list(fitted[winner]), selection)
 
@@ -218,15 +254,20 @@ def train(experiment: Experiment) -> list[Path]:
         for dataset, task, model in jobs:
             where = f"dataset '{dataset.name}', task '{task.name}', model '{model.id}'"
             groups, test = _task_splits(experiment, dataset, task.name, model)
-            x = [
+            items = [
                 {name: _features(store, split, pooling, where) for name, split in g.fit.items()}
                 for g in groups
             ]
-            x_test = {
+            test_items = {
                 label: _features(store, split, pooling, where) for label, split in test.items()
             }
-            y = [
+            track_labels = [
                 {name: _labels(task, split.tracks) for name, split in g.fit.items()} for g in groups
+            ]
+            x = [{name: split.x for name, split in group.items()} for group in items]
+            y = [
+                {name: split.per_item(labels[name]) for name, split in group.items()}
+                for group, labels in zip(items, track_labels, strict=True)
             ]
             fit_keys: dict[str, Any] = {"fit": [s.keys for s in groups[0].fit.values()]}
             if len(groups) > 1:
@@ -263,10 +304,20 @@ def train(experiment: Experiment) -> list[Path]:
                         advance(len(seeds))
                         continue
                     scores: list[dict[str, np.ndarray]] = [{} for _ in seeds]
-                    for group, x_fit, y_fit in zip(groups, x, y, strict=True):
+                    fits = zip(groups, x, y, items, track_labels, strict=True)
+                    for group, x_fit, y_fit, fit_items, fit_labels in fits:
                         try:
                             grid_fit = _fit_grid(
-                                probe, x_fit, y_fit, layer_index, task, seeds, protocol, fraction
+                                probe,
+                                x_fit,
+                                y_fit,
+                                layer_index,
+                                task,
+                                seeds,
+                                protocol,
+                                fraction,
+                                train_owner=fit_items["train"].owner,
+                                train_tracks=fit_labels["train"],
                             )
                         except MirRefError as error:
                             trained_on = "" if group is groups[0] else f" ({group.labels[0]})"
@@ -279,7 +330,10 @@ def train(experiment: Experiment) -> list[Path]:
                             clean_fit = grid_fit
                         for per_seed, fitted in zip(scores, grid_fit.probes, strict=True):
                             for label in group.labels:
-                                per_seed[label] = fitted.predict(x_test[label][layer_index])
+                                windows = test_items[label]
+                                per_seed[label] = windows.to_tracks(
+                                    fitted.predict(windows.x[layer_index])
+                                )
                     for index, seed in enumerate(seeds):
                         meta = {
                             "key": keys[index],

@@ -21,6 +21,7 @@ from mir_ref.config import Experiment
 from mir_ref.plan import embedding_key, extraction_units
 from mir_ref.stages import run_all
 from mir_ref.store import Store
+from mir_ref.train import read_predictions
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -273,3 +274,30 @@ def test_density_sweep_gives_one_result_set_per_window_and_hop(tmp_path):
     assert comparisons.empty  # one model: nothing to compare at a given density
     html = (tmp_path / "run" / "report" / "index.html").read_text()
     assert "Embedding density" in html
+
+
+def test_pooling_none_trains_on_windows_and_predicts_tracks(tmp_path):
+    def run(pooling: str, window_s: float, folder: str) -> pd.DataFrame:
+        config = small_config(
+            tmp_path / folder,
+            deformations=[],
+            models=[{"type": "mfcc", "n_mels": 40}],
+            embedding={"window_s": window_s, "hop_s": window_s, "pooling": pooling},
+            protocol={"epochs": 30, "patience": 5, "learning_rate": 0.01, "n_bootstrap": 0},
+        )
+        config["cache_dir"] = str(tmp_path / "cache")
+        return run_all(Experiment.from_config(config))
+
+    # One window per track: training on windows is training on tracks, to the bit.
+    pd.testing.assert_frame_equal(run("none", 5.0, "none"), run("mean", 5.0, "mean"))
+    # Several windows per phrase: the probe sees more items, results stay per track.
+    windowed = run("none", 0.5, "windowed")
+    path = next((tmp_path / "windowed" / "run" / "predictions" / "tones" / "key").rglob("*.npz"))
+    meta, per_condition = read_predictions(path)
+    experiment = Experiment.from_config(small_config(tmp_path / "windowed"))
+    test_tracks = experiment.datasets[0].task_tracks("key", "test")
+    assert len(per_condition[0]["y_score"]) == len(test_tracks)
+    assert set(windowed.task) == {"pitch_class", "key", "tags", "tempo"}
+    selection = pd.read_csv(tmp_path / "windowed" / "run" / "selection.csv")
+    key_items = selection[selection.task == "key"].train_items.iloc[0]
+    assert key_items == len(experiment.datasets[0].task_tracks("key", "train"))  # tracks
