@@ -91,10 +91,20 @@ class ReportConfig(_Section):
 
 
 class ExecutionConfig(_Section):
-    """Where the work runs."""
+    """Where the work runs: this machine (``local``) or a Ray cluster (``ray``)."""
 
-    backend: Literal["local"] = "local"
+    backend: Literal["local", "ray"] = "local"
     workers: int | None = Field(None, ge=1, description="extraction processes; default: cores")
+    # A track whose audio is missing, corrupt or unusable stops the run (error), or is left
+    # out and listed in skipped.csv and the report (skip); see mir_ref.preflight.
+    on_bad_audio: Literal["error", "skip"] = "error"
+    # float16 halves the cache's disk and read cost; its entries are kept apart from float32's.
+    store_dtype: Literal["float32", "float16"] = "float32"
+    # Ray only. `local` starts a private Ray instance on this machine; `auto` joins the cluster
+    # this machine belongs to (`ray start`); `ray://host:port` connects through Ray Client.
+    address: str = Field("local", pattern=r"^(local|auto|ray://.+|[^/\s]+:\d+)$")
+    num_gpus_per_model: float = Field(0, ge=0, description="GPUs each extraction worker holds")
+    num_cpus_per_worker: float = Field(1, gt=0, description="CPUs each Ray worker holds")
 
 
 class Config(_Section):
@@ -149,11 +159,73 @@ def parse_config(data: Any, *, base_dir: Path | None = None, source: str = "conf
     return config
 
 
+MAX_CONFIG_NODES = 100_000
+"""A config whose aliases expand to more values than this is refused (a YAML anchor bomb)."""
+
+
+def read_yaml(text: str, *, source: str = "config") -> Any:
+    """``yaml.safe_load`` that refuses alias expansion past :data:`MAX_CONFIG_NODES`.
+
+    PyYAML shares an aliased node instead of copying it, so a few lines of nested anchors
+    load instantly but hold billions of values once anything walks them (validation, cache
+    keys, the saved config). The node graph is measured before it is built.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except RecursionError:
+            raise ConfigError(f"{source}: nested too deeply; refused") from None
+        if node is None:
+            return None
+        try:
+            size = _expanded_size(node, {}, set())
+        except RecursionError:
+            raise ConfigError(f"{source}: nested too deeply; refused") from None
+        if size < 0:
+            raise ConfigError(f"{source}: an alias refers to its own anchor; refused")
+        if size > MAX_CONFIG_NODES:
+            raise ConfigError(
+                f"{source}: its anchors and aliases expand to more than {MAX_CONFIG_NODES} "
+                "values; refused (a YAML anchor bomb?)"
+            )
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], path: set[int]) -> int:
+    """Values in ``node`` with every alias expanded (-1 for a self-referring alias); memoised,
+    since aliases share nodes."""
+    if id(node) in sizes:
+        return sizes[id(node)]
+    if id(node) in path:
+        return -1
+    size = 1
+    if isinstance(node, yaml.SequenceNode | yaml.MappingNode):
+        path.add(id(node))
+        for child in node.value:  # nodes, or (key, value) pairs of a mapping
+            for item in child if isinstance(child, tuple) else (child,):
+                inner = _expanded_size(item, sizes, path)
+                if inner < 0:
+                    return -1
+                size += inner
+                if size > MAX_CONFIG_NODES:
+                    break
+        path.discard(id(node))
+    sizes[id(node)] = size
+    return size
+
+
 def load_config(source: str | Path | dict[str, Any] | Config) -> Config:
     """Read a YAML file (safe loader only) or take a dict, and validate it."""
     if isinstance(source, Config):
         return source
+    from mir_ref import legacy  # imports this module: not at the top
+
     if isinstance(source, dict):
+        if legacy.is_original(source):
+            return legacy.load(source, config_dir=Path.cwd(), name="experiment", source="config")
         return parse_config(source)
     path = Path(source)
     if not path.is_file():
@@ -161,9 +233,11 @@ def load_config(source: str | Path | dict[str, Any] | Config) -> Config:
     if path.stat().st_size > MAX_CONFIG_BYTES:
         raise ConfigError(f"config file {path} is larger than {MAX_CONFIG_BYTES} bytes; refused")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = read_yaml(path.read_text(), source=str(path))
     except yaml.YAMLError as error:
         raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+    if legacy.is_original(data):  # the original mir_ref's format: run its converted equivalent
+        return legacy.load(data, config_dir=path.resolve().parent, name=path.stem, source=str(path))
     return parse_config(data, base_dir=path.resolve().parent, source=str(path))
 
 
@@ -285,6 +359,15 @@ def _expand_deformation(
     ]
 
 
+def resolve_cache_dir(config: Config | None) -> Path:
+    """The config's ``cache_dir`` (relative to the config file), else ``$MIR_REF_CACHE``, else
+    ``~/.cache/mir_ref``."""
+    if config is not None and config.cache_dir is not None:
+        return (config.base_dir / config.cache_dir).resolve()
+    default = os.environ.get("MIR_REF_CACHE") or Path.home() / ".cache" / "mir_ref"
+    return Path(default).expanduser().resolve()
+
+
 @dataclass
 class Experiment:
     """A config resolved into components: the grid a run executes."""
@@ -304,11 +387,7 @@ class Experiment:
         config = load_config(source)
         base = config.base_dir
         output_dir = (base / (config.output_dir or Path("runs") / config.name)).resolve()
-        if config.cache_dir is not None:
-            cache_dir = (base / config.cache_dir).resolve()
-        else:
-            default = os.environ.get("MIR_REF_CACHE") or Path.home() / ".cache" / "mir_ref"
-            cache_dir = Path(default).expanduser().resolve()
+        cache_dir = resolve_cache_dir(config)
 
         datasets: list[Dataset] = []
         for index, spec in enumerate(config.datasets):

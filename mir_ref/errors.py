@@ -30,6 +30,10 @@ class ComponentError(MirRefError):
     """A component (model, deformation, probe, metric) failed while running."""
 
 
+class CacheError(MirRefError):
+    """The cache cannot be written (disk full) or an entry in it is damaged."""
+
+
 def did_you_mean(value: object, choices: Iterable[str]) -> str:
     """Return ``"; did you mean 'x'?"`` for the closest choice, or an empty string."""
     close = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.5)

@@ -1,24 +1,22 @@
 """The extraction stage: decode → deform → resample → window → model → pool frames → store.
 
 Each track is decoded and deformed once per condition and fed to every model that still
-lacks its embedding; what is in the store already is never recomputed.
+lacks its embedding; what is in the store already is never recomputed. :func:`process_unit`
+is the simple path (one unit, start to end); :func:`extract` runs the whole stage through the
+streaming pipeline (:mod:`mir_ref.pipeline`), which gives bit-identical embeddings.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import numpy as np
-import threadpoolctl
 
 from mir_ref import audio as audio_io
-from mir_ref import progress
-from mir_ref.config import Experiment
+from mir_ref.config import Experiment, ModelEntry
 from mir_ref.errors import ComponentError, MirRefError
 from mir_ref.models.base import EmbeddingModel
 from mir_ref.models.info import write_models_json
@@ -68,26 +66,76 @@ def embed_track(
     return output.mean(axis=2).astype(np.float32)
 
 
-def _extract_unit(
-    experiment: Experiment, store: Store, unit: ExtractionUnit, speed: dict[str, list[float]]
-) -> int:
-    missing = [m for m in experiment.models if not store.has(unit.keys[m.id])]
-    if not missing:
-        return 0
+def missing_models(experiment: Experiment, store: Store, unit: ExtractionUnit) -> list[ModelEntry]:
+    """The models whose embedding of ``unit`` the store lacks, one per distinct cache key.
+
+    Two entries that differ only in name share a key; computing it once is enough.
+    """
+    seen: set[str] = set()
+    missing = []
+    for model in experiment.models:
+        key = unit.keys[model.id]
+        if key not in seen and not store.has(key):
+            missing.append(model)
+        seen.add(key)
+    return missing
+
+
+def decode_unit(experiment: Experiment, unit: ExtractionUnit) -> tuple[np.ndarray, int]:
+    """Decode (or generate) a unit's track and apply its condition's deformation.
+
+    Returns
+    -------
+    audio : ``[samples]`` float32.
+    sample_rate : in Hz (the dataset's ``audio_sample_rate``, else the file's own).
+
+    Raises
+    ------
+    TrackSkipped
+        The audio is bad and ``on_bad_audio`` is ``skip``: the track is recorded as skipped
+        (:mod:`mir_ref.preflight`) and the caller embeds nothing for the unit.
+    """
     try:
         audio, sample_rate = unit.track.audio(unit.dataset.audio_sample_rate)
     except MirRefError as error:
+        from mir_ref.preflight import skip_or_raise
+
+        skip_or_raise(experiment, unit.dataset, unit.track, error)
         raise type(error)(
             f"dataset '{unit.dataset.name}', track '{unit.track.id}': {error}"
         ) from None
     if unit.condition.deformation is not None:
         rng = track_rng(experiment.config.protocol.seed, unit.track, unit.condition)
         audio = unit.condition.deformation(audio, sample_rate, rng)
-    for model in missing:
+    return audio, sample_rate
+
+
+def embed_unit(
+    unit: ExtractionUnit,
+    audio: np.ndarray,
+    sample_rate: int,
+    models: list[ModelEntry],
+    speed: dict[str, list[float]],
+) -> list[tuple[ModelEntry, np.ndarray]]:
+    """Embed one unit's decoded audio with each of ``models``.
+
+    The audio is resampled once per distinct model sample rate and shared by the models that
+    use it. ``speed`` accumulates, per model name, [seconds of audio, seconds spent].
+
+    Returns
+    -------
+    ``(model, [layers, windows, dim] float32)`` per model, in the order of ``models``.
+    """
+    resampled: dict[int, np.ndarray] = {}
+    results = []
+    for model in models:
         try:
             start = time.perf_counter()
+            rate = int(model.model.sample_rate)
+            if rate not in resampled:
+                resampled[rate] = audio_io.resample(audio, sample_rate, rate)
             embeddings = embed_track(
-                model.model, audio, sample_rate, window_s=model.window_s, hop_s=model.hop_s
+                model.model, resampled[rate], rate, window_s=model.window_s, hop_s=model.hop_s
             )
             totals = speed.setdefault(model.name, [0.0, 0.0])
             totals[0] += len(audio) / sample_rate
@@ -104,26 +152,45 @@ def _extract_unit(
                 f"model '{model.name}' returned NaN or infinite values for track "
                 f"'{unit.track.id}' ({unit.condition.label})"
             )
-        store.put(unit.keys[model.id], embeddings)
-    return len(missing)
+        results.append((model, embeddings))
+    return results
 
 
-def _worker_init(experiment: Experiment) -> None:
-    # One BLAS/OpenMP thread per process: the processes already fill the cores, and nested
-    # thread pools only contend with each other.
-    threadpoolctl.threadpool_limits(1)
-    _WORKER["experiment"] = experiment
-    _WORKER["store"] = Store(experiment.cache_dir)
+def entry_meta(unit: ExtractionUnit, model: ModelEntry) -> dict[str, str]:
+    """What produced ``model``'s entry of ``unit``, for ``mir_ref cache info`` and ``prune``."""
+    return {
+        "model": model.name,
+        "dataset": unit.dataset.name,
+        "condition": unit.condition.label,
+        "track": unit.track.id,
+    }
 
 
-def _worker_run(units: list[ExtractionUnit]) -> tuple[int, dict[str, list[float]]]:
-    speed: dict[str, list[float]] = {}
-    count = sum(_extract_unit(_WORKER["experiment"], _WORKER["store"], u, speed) for u in units)
-    return count, speed
+def process_unit(
+    experiment: Experiment, store: Store, unit: ExtractionUnit, speed: dict[str, list[float]]
+) -> int:
+    """Decode, deform and embed one unit with every model the store lacks; store each.
 
+    The simple path, one step after the other and without locks; :func:`extract` streams the
+    same steps and gives bit-identical embeddings.
 
-_WORKER: dict[str, object] = {}
-_CHUNK = 8
+    Returns
+    -------
+    The number of embeddings computed (0 when the store had them all).
+    """
+    missing = missing_models(experiment, store, unit)
+    if not missing:
+        return 0
+    from mir_ref.preflight import TrackSkipped
+
+    try:
+        audio, sample_rate = decode_unit(experiment, unit)
+    except TrackSkipped:
+        return 0
+    results = embed_unit(unit, audio, sample_rate, missing, speed)
+    for model, embeddings in results:
+        store.put(unit.keys[model.id], embeddings, meta=entry_meta(unit, model))
+    return len(results)
 
 
 def worker_count(experiment: Experiment) -> int:
@@ -134,38 +201,19 @@ def worker_count(experiment: Experiment) -> int:
 def extract(experiment: Experiment) -> ExtractionStats:
     """Compute every embedding the experiment needs that the store lacks.
 
-    Work is spread over ``execution.workers`` processes (each unit decodes and deforms a
+    Work streams through ``execution.workers`` processes (each unit decodes and deforms a
     track once, then feeds every model that lacks it); results do not depend on the count.
+    Entries another run is computing on the same cache are waited for, not recomputed.
     """
-    store = Store(experiment.cache_dir)
+    from mir_ref.pipeline import run_pipeline
+
+    store = Store.of(experiment)
     units = extraction_units(experiment)
+    keys = {key for unit in units for key in unit.keys.values()}
     todo = [u for u in units if not all(store.has(key) for key in u.keys.values())]
-    stats = ExtractionStats(cached=sum(len(u.keys) for u in units))
-    workers = min(worker_count(experiment), max(1, len(todo) // _CHUNK))
-    with progress.bar("extract", len(todo)) as advance:
-        if workers == 1:
-            for unit in todo:
-                stats.computed += _extract_unit(experiment, store, unit, stats.speed)
-                advance()
-        else:
-            chunks = [todo[i : i + _CHUNK] for i in range(0, len(todo), _CHUNK)]
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(
-                workers, mp_context=context, initializer=_worker_init, initargs=(experiment,)
-            ) as pool:
-                futures = {pool.submit(_worker_run, chunk): len(chunk) for chunk in chunks}
-                try:
-                    for future in as_completed(futures):
-                        computed, speed = future.result()
-                        stats.computed += computed
-                        for name, (audio_s, compute_s) in speed.items():
-                            totals = stats.speed.setdefault(name, [0.0, 0.0])
-                            totals[0] += audio_s
-                            totals[1] += compute_s
-                        advance(futures[future])
-                except BaseException:
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    raise
+    stats = ExtractionStats(cached=len(keys))
+    workers = worker_count(experiment)
+    stats.computed = run_pipeline(experiment, store, todo, stats.speed, workers=workers)
     stats.cached -= stats.computed
     write_models_json(experiment, stats.speed)
     log.info(

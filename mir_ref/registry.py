@@ -12,6 +12,7 @@ import importlib
 import importlib.metadata
 import pkgutil
 import re
+import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -80,8 +81,45 @@ def describe(obj: Any) -> str:
     return (obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else ""
 
 
-def format_validation_error(error: pydantic.ValidationError, where: str) -> str:
-    """Render a pydantic error as ``path: message (got value)`` lines."""
+def _fields_at(root: Any, loc: tuple[Any, ...]) -> list[str]:
+    """Names of the fields of the dataclass or pydantic model reached by ``loc`` from ``root``
+    (through dicts, lists and optionals); empty when the path cannot be followed."""
+    current = root
+    for part in loc:
+        if isinstance(current, type) and (
+            dataclasses.is_dataclass(current) or issubclass(current, pydantic.BaseModel)
+        ):
+            try:
+                current = typing.get_type_hints(current).get(part)
+            except (NameError, TypeError):
+                return []
+            continue
+        options = [a for a in typing.get_args(current) if a is not type(None)]
+        origin = typing.get_origin(current)
+        if origin is dict and len(options) == 2:
+            current = options[1]
+        elif origin is list and options:
+            current = options[0]
+        elif options:  # a union: follow its first structured member
+            current = next(
+                (a for a in options if typing.get_origin(a) or isinstance(a, type)), None
+            )
+        else:
+            return []
+    if isinstance(current, type) and dataclasses.is_dataclass(current):
+        return [f.name for f in dataclasses.fields(current) if f.init]
+    if isinstance(current, type) and issubclass(current, pydantic.BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def format_validation_error(
+    error: pydantic.ValidationError, where: str, *, root: Any = None
+) -> str:
+    """Render a pydantic error as ``path: message (got value)`` lines.
+
+    ``root`` is the validated type; with it, an unknown nested key gets a did-you-mean.
+    """
     lines = []
     for item in error.errors():
         path = where
@@ -89,7 +127,10 @@ def format_validation_error(error: pydantic.ValidationError, where: str) -> str:
             path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
         message = item["msg"]
         if item["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
-            lines.append(f"{path}: unknown key")
+            allowed = _fields_at(root, tuple(item["loc"][:-1])) if root is not None else []
+            hint = did_you_mean(item["loc"][-1], allowed) if allowed else ""
+            listing = f" (allowed: {', '.join(allowed)})" if allowed else ""
+            lines.append(f"{path}: unknown key{hint}{listing}")
             continue
         if item["type"] == "literal_error":
             allowed = re.findall(r"'([^']*)'", item.get("ctx", {}).get("expected", ""))
@@ -124,7 +165,7 @@ def build(kind: str, spec: dict[str, Any], *, where: str, exclude: tuple[str, ..
         try:
             return pydantic.TypeAdapter(cls).validate_python(params)
         except pydantic.ValidationError as error:
-            raise ConfigError(format_validation_error(error, where)) from None
+            raise ConfigError(format_validation_error(error, where, root=cls)) from None
     return cls(**params)
 
 

@@ -9,6 +9,7 @@ by everything that produced it, so a rerun skips what is done.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -24,6 +25,7 @@ from mir_ref.config import Condition, Experiment, ModelEntry, ProtocolConfig
 from mir_ref.datasets.base import Dataset, Track
 from mir_ref.errors import DataError, MirRefError
 from mir_ref.plan import component_material, embedding_key
+from mir_ref.probes.bags import Bags
 from mir_ref.probes.base import Probe
 from mir_ref.probes.selection import expand_grid, select
 from mir_ref.probes.torch_probes import OneThread
@@ -86,24 +88,36 @@ class _Items:
         counts = np.bincount(self.owner, minlength=tracks).reshape(-1, *[1] * (scores.ndim - 1))
         return (sums / counts).astype(np.float32)
 
+    def predict(self, probe: Probe, layer_index: int) -> np.ndarray:
+        """Track scores: a probe that pools windows itself gets each track's bag of windows;
+        otherwise its item scores are averaged per track."""
+        if probe.takes_bags:
+            return probe.predict(Bags(self.x[layer_index], self.owner))
+        return self.to_tracks(probe.predict(self.x[layer_index]))
+
 
 def _features(store: Store, split: _Split, pooling: str, where: str) -> _Items:
     """The probe inputs of a split: pooled track vectors, or every window (``none``)."""
     arrays, owners = [], []
-    for row, (track, key) in enumerate(zip(split.tracks, split.keys, strict=True)):
+    # Bulk reads (several times faster than one `get` per track), a chunk at a time so that
+    # only pooled vectors, never every track's raw windows, are held at once.
+    for start in range(0, len(split.keys), 256):
         try:
-            windows = np.asarray(store.get(key))
-        except KeyError:
+            stored = store.get_many(split.keys[start : start + 256])
+        except KeyError as missing:
+            track = split.tracks[split.keys.index(missing.args[0])]
             raise DataError(
                 f"{where}: no embedding of track '{track.id}' in the cache; run "
                 f"`mir_ref extract` first"
             ) from None
-        if pooling == "none":
-            arrays.append(windows)
-            owners.append(np.full(windows.shape[1], row))
-        else:
-            arrays.append(pool(windows, pooling)[:, None, :])
-            owners.append(np.array([row]))
+        for row, entry in enumerate(stored, start):
+            windows = np.asarray(entry, dtype=np.float32)  # float16 stores pool in float32
+            if pooling == "none":
+                arrays.append(windows)
+                owners.append(np.full(windows.shape[1], row))
+            else:
+                arrays.append(pool(windows, pooling)[:, None, :])
+                owners.append(np.array([row]))
     return _Items(np.concatenate(arrays, axis=1).astype(np.float32), np.concatenate(owners))
 
 
@@ -188,32 +202,41 @@ def _fit_grid(
     fraction: float,
     train_owner: np.ndarray,
     train_tracks: np.ndarray,
+    validation_owner: np.ndarray,
+    validation_tracks: np.ndarray,
 ) -> _GridFit:
     """Every grid setting × seed of ``probe`` on one layer, and the winner's per-seed probes.
 
     The train split is cut to ``fraction`` of its tracks first (all windows of a kept track
     stay, with ``pooling: none``); the winner has the highest validation main metric averaged
-    over seeds (see :mod:`mir_ref.probes.selection`), measured per item.
+    over seeds (see :mod:`mir_ref.probes.selection`), measured per item. A probe that pools
+    windows itself (``takes_bags``) learns and is selected on tracks, given as bags.
     """
     kept = train_subset(train_tracks, fraction, task_type=task.type, seed=protocol.seed)
     rows = np.flatnonzero(np.isin(train_owner, kept))
+    x_train, y_train = x["train"][layer_index][rows], y["train"][rows]
+    x_validation, y_validation = x["validation"][layer_index], y["validation"]
+    if probe.takes_bags:
+        x_train = Bags(x_train, np.searchsorted(kept, train_owner[rows]))
+        y_train = train_tracks[kept]
+        x_validation, y_validation = Bags(x_validation, validation_owner), validation_tracks
     settings = expand_grid(
         probe,
         protocol.grid,
         {"learning_rate": protocol.learning_rate, "weight_decay": protocol.weight_decay},
     )
     fitted = probe.fit_grid(
-        x["train"][layer_index][rows],
-        y["train"][rows],
-        x["validation"][layer_index],
-        y["validation"],
+        x_train,
+        y_train,
+        x_validation,
+        y_validation,
         task=task,
         settings=settings,
         seeds=seeds,
         epochs=protocol.epochs,
         patience=protocol.patience,
     )
-    winner, values = select(fitted, x["validation"][layer_index], y["validation"], task=task)
+    winner, values = select(fitted, x_validation, y_validation, task=task)
     selection = {
         "metric": task.main_metric,
         "selected": settings[winner],
@@ -230,9 +253,17 @@ def _labels(task: Task, tracks: list[Track]) -> np.ndarray:
     return task.encode([t.labels[task.name] for t in tracks], track_ids=[t.id for t in tracks])
 
 
-def train(experiment: Experiment) -> list[Path]:
-    """Train every probe × seed on every (dataset, task, model, layer); write predictions."""
-    store = Store(experiment.cache_dir)
+def train(experiment: Experiment, *, cell: tuple[str, str, str, str] | None = None) -> list[Path]:
+    """Train every probe × seed on every (dataset, task, model, layer); write predictions.
+
+    ``cell`` — ``(dataset name, task name, model id, layer)`` — trains that one cell of the
+    grid and writes exactly the files a full run writes for it (distributed backends run the
+    cells as separate tasks).
+    """
+    from mir_ref.preflight import apply_recorded
+
+    apply_recorded(experiment)  # bad audio skipped by extraction, also when run alone
+    store = Store.of(experiment)
     protocol = experiment.config.protocol
     pooling = experiment.config.embedding.pooling
     jobs = [
@@ -240,12 +271,13 @@ def train(experiment: Experiment) -> list[Path]:
         for dataset in experiment.datasets
         for task in dataset.tasks.values()
         for model in experiment.models
+        if cell is None or (dataset.name, task.name, model.id) == cell[:3]
     ]
     seeds = list(range(protocol.seed, protocol.seed + protocol.seeds))
     per_job = len(experiment.probes) * len(protocol.train_fraction) * len(seeds)
     written: list[Path] = []
     trained = skipped = 0
-    total = sum(len(m.model.layers) for _, _, m in jobs) * per_job
+    total = per_job if cell else sum(len(m.model.layers) for _, _, m in jobs) * per_job
     # Options that change what is trained; seeds are in because the winner is chosen on them.
     trained_by = protocol.model_dump(exclude={"seed", "n_bootstrap", "train_fraction"})
     trained_by["seeds"] = seeds
@@ -254,26 +286,34 @@ def train(experiment: Experiment) -> list[Path]:
         for dataset, task, model in jobs:
             where = f"dataset '{dataset.name}', task '{task.name}', model '{model.id}'"
             groups, test = _task_splits(experiment, dataset, task.name, model)
-            items = [
-                {name: _features(store, split, pooling, where) for name, split in g.fit.items()}
-                for g in groups
-            ]
-            test_items = {
-                label: _features(store, split, pooling, where) for label, split in test.items()
-            }
-            track_labels = [
-                {name: _labels(task, split.tracks) for name, split in g.fit.items()} for g in groups
-            ]
-            x = [{name: split.x for name, split in group.items()} for group in items]
-            y = [
-                {name: split.per_item(labels[name]) for name, split in group.items()}
-                for group, labels in zip(items, track_labels, strict=True)
-            ]
+
+            # Read the embeddings only when a probe is trained: a rerun skips them all.
+            @functools.cache
+            def inputs(groups=groups, test=test, task=task, where=where) -> tuple:
+                items = [
+                    {n: _features(store, split, pooling, where) for n, split in g.fit.items()}
+                    for g in groups
+                ]
+                test_items = {
+                    label: _features(store, split, pooling, where) for label, split in test.items()
+                }
+                track_labels = [
+                    {n: _labels(task, split.tracks) for n, split in g.fit.items()} for g in groups
+                ]
+                x = [{name: split.x for name, split in group.items()} for group in items]
+                y = [
+                    {name: split.per_item(labels[name]) for name, split in group.items()}
+                    for group, labels in zip(items, track_labels, strict=True)
+                ]
+                return items, test_items, track_labels, x, y
+
             fit_keys: dict[str, Any] = {"fit": [s.keys for s in groups[0].fit.values()]}
             if len(groups) > 1:
                 fit_keys["fit_deformed"] = [[s.keys for s in g.fit.values()] for g in groups[1:]]
             y_test = {label: _labels(task, split.tracks) for label, split in test.items()}
             for layer_index, layer in enumerate(model.model.layers):
+                if cell is not None and layer != cell[3]:
+                    continue
                 fractions = protocol.train_fraction
                 for probe, fraction in itertools.product(experiment.probes, fractions):
                     material = {
@@ -303,6 +343,7 @@ def train(experiment: Experiment) -> list[Path]:
                         written.extend(paths)
                         advance(len(seeds))
                         continue
+                    items, test_items, track_labels, x, y = inputs()
                     scores: list[dict[str, np.ndarray]] = [{} for _ in seeds]
                     fits = zip(groups, x, y, items, track_labels, strict=True)
                     for group, x_fit, y_fit, fit_items, fit_labels in fits:
@@ -318,6 +359,8 @@ def train(experiment: Experiment) -> list[Path]:
                                 fraction,
                                 train_owner=fit_items["train"].owner,
                                 train_tracks=fit_labels["train"],
+                                validation_owner=fit_items["validation"].owner,
+                                validation_tracks=fit_labels["validation"],
                             )
                         except MirRefError as error:
                             trained_on = "" if group is groups[0] else f" ({group.labels[0]})"
@@ -330,10 +373,7 @@ def train(experiment: Experiment) -> list[Path]:
                             clean_fit = grid_fit
                         for per_seed, fitted in zip(scores, grid_fit.probes, strict=True):
                             for label in group.labels:
-                                windows = test_items[label]
-                                per_seed[label] = windows.to_tracks(
-                                    fitted.predict(windows.x[layer_index])
-                                )
+                                per_seed[label] = test_items[label].predict(fitted, layer_index)
                     for index, seed in enumerate(seeds):
                         meta = {
                             "key": keys[index],

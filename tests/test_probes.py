@@ -301,10 +301,17 @@ def test_linear_agrees_with_logistic_regression_on_mfcc_of_tones():
 
 
 def test_hidden_size_shorthands():
-    assert MLPProbe(hidden="infer").hidden_sizes(512, 10) == [261]
-    assert MLPProbe(hidden="power_infer").hidden_sizes(512, 10) == [256, 128, 64, 32, 16]
-    assert MLPProbe(hidden="power_infer").hidden_sizes(40, 12) == [32, 16]
-    assert MLPProbe(hidden="power_infer").hidden_sizes(12, 10) == []
+    # The original mir_ref's rules (probes/probe_builder.py), worked by hand: 512 inputs, 10
+    # classes; infer steps (512 - 10) / (n + 1) down from the input, power_infer grows with
+    # (i + 1)²; odd sizes round up.
+    assert MLPProbe(hidden="infer").hidden_sizes(512, 10) == [262]
+    assert MLPProbe(hidden=["infer", "infer"]).hidden_sizes(512, 10) == [344, 178]
+    assert MLPProbe(hidden="power_infer").hidden_sizes(512, 10) == [262]
+    assert MLPProbe(hidden=["power_infer"] * 3).hidden_sizes(512, 10) == [136, 512, 1140]
+    assert MLPProbe(hidden="infer").hidden_sizes(40, 12) == [26]
+    for mixed in (["infer", 8], ["infer", "power_infer"]):
+        with pytest.raises(ConfigError, match="hidden"):
+            MLPProbe(hidden=mixed)
     assert MLPProbe(hidden=[7]).hidden_sizes(512, 10) == [7]
     assert build("probes", {"type": "mlp", "hidden": "infer"}, where="p").label() == "mlp-infer"
     assert MLPProbe(batch_norm=True).label() == "mlp-256-bn"

@@ -13,7 +13,7 @@ from mir_ref.compare import COMPARISON_COLUMNS, compare_models
 from mir_ref.config import Experiment
 from mir_ref.results import COLUMNS
 from mir_ref.stages import run_all
-from mir_ref.train import train_subset
+from mir_ref.train import read_predictions, train_subset
 from tests.test_pipeline import small_config
 
 
@@ -87,3 +87,50 @@ def test_protocol_run_is_bit_identical_and_writes_every_table(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "significant" in result.output
+
+
+@pytest.mark.slow
+def test_probes_that_pool_windows_learn_from_tracks_through_the_protocol(tmp_path):
+    """``pooling: none`` + a probe ``pool``: grid, seeds and train fractions work on tracks,
+    predictions are per track, and a rerun is bit-identical."""
+
+    def run(name: str) -> pd.DataFrame:
+        config = small_config(
+            tmp_path,
+            deformations=[],
+            models=[{"type": "mfcc", "n_mels": 40}],
+            embedding={"window_s": 0.5, "hop_s": 0.5, "pooling": "none"},
+            probes=[
+                {"type": "linear", "pool": "attention"},
+                {"type": "mlp", "hidden": [8], "pool": "mean", "batch_size": None},
+            ],
+            protocol={
+                "epochs": 20,
+                "patience": 5,
+                "seeds": 2,
+                "grid": {"learning_rate": [1e-2, 3e-2]},
+                "train_fraction": [0.5, 1.0],
+                "n_bootstrap": 0,
+            },
+        )
+        config["output_dir"] = str(tmp_path / name)
+        return run_all(Experiment.from_config(config))
+
+    first = run("first")
+    run("second")
+    for table in ("results.csv", "selection.csv"):
+        assert (tmp_path / "first" / table).read_bytes() == (
+            tmp_path / "second" / table
+        ).read_bytes(), table
+    assert set(first["probe"]) == {"linear-attention", "mlp-8-meanpool"}
+    assert set(first["seed"]) == {0, 1} and set(first["train_fraction"]) == {0.5, 1.0}
+    experiment = Experiment.from_config(small_config(tmp_path))
+    tracks = {
+        split: len(experiment.datasets[0].task_tracks("key", split)) for split in ("train", "test")
+    }
+    predictions = tmp_path / "first" / "predictions" / "tones" / "key" / "mfcc"
+    for path in predictions.rglob("*.npz"):
+        assert len(read_predictions(path)[1][0]["y_score"]) == tracks["test"]
+    selection = pd.read_csv(tmp_path / "first" / "selection.csv")
+    full = selection[(selection.task == "key") & (selection.train_fraction == 1.0)]
+    assert set(full.train_items) == {tracks["train"]}  # tracks, not windows

@@ -64,6 +64,7 @@ class Track:
             sample_rate=sample_rate,
             offset_s=self.offset_s,
             duration_s=self.duration_s,
+            min_duration_s=audio_io.MIN_TRACK_S,
         )
 
 
@@ -93,6 +94,13 @@ class Dataset:
             cached = self._load()
             self.__dict__["_splits"] = cached
         return cached
+
+    def exclude(self, track_ids: set[str]) -> None:
+        """Leave these tracks out of every split from now on (skipped bad audio)."""
+        self.__dict__["_splits"] = {
+            name: [track for track in tracks if track.id not in track_ids]
+            for name, tracks in self.splits().items()
+        }
 
     def tracks(self, split: str | None = None) -> list[Track]:
         """Tracks of one split, or of all splits when ``split`` is ``None``."""

@@ -32,12 +32,16 @@ def _finite(value: Any) -> float | None:
 
 def _stored_size(experiment: Experiment, entry: ModelEntry, store: Store) -> int | None:
     """Embedding size of the first stored embedding of ``entry``."""
-    from mir_ref.plan import extraction_units
+    from mir_ref.plan import condition_tracks, embedding_key
 
-    for unit in extraction_units(experiment):
-        key = unit.keys.get(entry.name)
-        if key is not None and store.has(key):
-            return int(store.get(key).shape[-1])
+    # Key by key, stopping at the first found: the grid's every key is not needed for one.
+    seed = experiment.config.protocol.seed
+    for dataset in experiment.datasets:
+        for condition in experiment.conditions:
+            for track in condition_tracks(dataset, condition):
+                key = embedding_key(entry, track, condition, seed=seed)
+                if store.has(key):
+                    return int(store.get(key).shape[-1])
     return None
 
 
@@ -85,7 +89,7 @@ def write_models_json(experiment: Experiment, speed: dict[str, list[float]]) -> 
     """
     path = experiment.output_dir / "models.json"
     previous = json.loads(path.read_text()) if path.is_file() else {}
-    store = Store(experiment.cache_dir)
+    store = Store.of(experiment)
     records = {}
     for entry in experiment.models:
         record = model_info(experiment, entry, store)

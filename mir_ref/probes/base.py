@@ -25,6 +25,14 @@ class Probe:
     grid_parameters: tuple[str, ...] = ()
     """Options of :meth:`fit` (beyond the probe's own fields) that a protocol grid may set."""
 
+    @property
+    def takes_bags(self) -> bool:
+        """Whether the probe learns from whole tracks given as
+        :class:`~mir_ref.probes.bags.Bags` of windows (``embedding.pooling: none``), pooling
+        them itself; otherwise each window is an item and the caller averages a track's
+        window predictions."""
+        return False
+
     def label(self) -> str:
         """The probe's name in results (e.g. ``mlp-256``)."""
         raise NotImplementedError

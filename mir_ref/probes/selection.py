@@ -23,7 +23,8 @@ from mir_ref.tasks import Task
 
 def tunable(probe: Probe) -> set[str]:
     """The grid keys ``probe`` understands."""
-    fields = {f.name for f in dataclasses.fields(probe) if f.init} - {"name"}  # type: ignore[arg-type]
+    # ``pool`` decides what the probe is given (bags or rows), so it cannot vary in a grid.
+    fields = {f.name for f in dataclasses.fields(probe) if f.init} - {"name", "pool"}  # type: ignore[arg-type]
     return fields | set(probe.grid_parameters)
 
 

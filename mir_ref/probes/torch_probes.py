@@ -2,7 +2,9 @@
 
 Both probes share one implementation: a ``linear`` probe is an MLP without hidden layers, and
 a single fit is a stack of one network (:mod:`mir_ref.probes.stacked`), so that a grid of
-settings × seeds trains as one batched computation with the same code. Training never touches
+settings × seeds trains as one batched computation with the same code. With ``pool`` set, a
+probe learns from whole tracks given as bags of windows, pooled inside the network (mean, or
+learned attention). Training never touches
 global state: weights, dropout masks and batch order all come from a ``torch.Generator``
 seeded from ``seed``, so the same seed gives bit-identical predictions on CPU and the caller's
 ``torch`` random state is left as it was.
@@ -21,6 +23,7 @@ import numpy as np
 import torch
 
 from mir_ref.errors import ComponentError, ConfigError
+from mir_ref.probes.bags import Bags
 from mir_ref.probes.base import Probe
 from mir_ref.probes.stacked import Setting, train_stacked
 from mir_ref.registry import register
@@ -37,6 +40,11 @@ _MIN_STD = 1e-8
 # 2500 x [1024, 512] one 20x slower than on one thread. Parallelism comes from running several
 # probes at once instead.
 _TRAINING_THREADS = 1
+# Units of the attention pooling's hidden layer (``pool: attention``), as in Ilse et al. 2018's
+# attention-based MIL, where 64 to 128 units serve inputs of a few hundred dimensions.
+ATTENTION_UNITS = 64
+POOLS = ("mean", "attention")
+"""Values of a torch probe's ``pool`` (see :class:`TorchProbe`)."""
 HIDDEN_RULES = ("infer", "power_infer")
 """Names of hidden-layer sizes derived from the input and output sizes (see
 :meth:`TorchProbe.hidden_sizes`)."""
@@ -84,7 +92,13 @@ class TorchProbe(Probe):
     """Shared training of the ``linear`` and ``mlp`` probes (see :mod:`mir_ref.probes.stacked`).
 
     Subclasses are dataclasses that provide ``hidden``, ``dropout``, ``batch_norm``,
-    ``batch_size`` and ``name``. Learned state after :meth:`fit`: ``network_`` (a stack of
+    ``batch_size``, ``pool`` and ``name``.
+
+    ``pool`` (``mean`` or ``attention``; default unset) makes the probe learn from tracks
+    given as :class:`~mir_ref.probes.bags.Bags` of windows: it pools each track's
+    standardised windows itself (their mean, or attention weights learned with the
+    classifier) and predicts one score per track. Unset, every input row is one item. Learned
+    state after :meth:`fit`: ``network_`` (a stack of
     one), ``mean_`` and ``std_`` (``[dim]`` input standardisation), ``target_mean_`` and
     ``target_std_`` (regression), ``task_``, ``n_epochs_`` (epochs run), ``best_epoch_``
     (1-based epoch whose weights were kept) and ``best_validation_loss_``.
@@ -94,20 +108,29 @@ class TorchProbe(Probe):
     dropout: float
     batch_norm: bool
     batch_size: int | None
+    pool: str | None
     name: str | None
 
     grid_parameters = ("learning_rate", "weight_decay")
 
     def __post_init__(self) -> None:
-        if isinstance(self.hidden, str):
-            if self.hidden not in HIDDEN_RULES:
-                raise ConfigError(
-                    f"probe '{self.label()}': hidden must be a list of sizes or one of "
-                    f"{', '.join(HIDDEN_RULES)} (got {self.hidden!r})"
-                )
-        elif any(size < 1 for size in self.hidden):
+        hidden = [self.hidden] if isinstance(self.hidden, str) else list(self.hidden)
+        rules = {size for size in hidden if isinstance(size, str)}
+        mixed = len(rules) > 1 or (rules and not all(isinstance(h, str) for h in hidden))
+        if rules - set(HIDDEN_RULES) or mixed:
+            raise ConfigError(
+                f"probe '{self.label()}': hidden must be a list of sizes, or one of "
+                f"{', '.join(HIDDEN_RULES)} (alone or repeated once per layer) "
+                f"(got {self.hidden!r})"
+            )
+        if not rules and any(size < 1 for size in hidden):
             raise ConfigError(
                 f"probe '{self.label()}': hidden sizes must be >= 1 (got {self.hidden})"
+            )
+        if self.pool is not None and self.pool not in POOLS:
+            raise ConfigError(
+                f"probe '{self.label()}': pool must be one of {', '.join(POOLS)}, or unset "
+                f"(got {self.pool!r})"
             )
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(
@@ -119,26 +142,41 @@ class TorchProbe(Probe):
                 f"(got {self.batch_size})"
             )
 
+    @property
+    def takes_bags(self) -> bool:
+        """Whether the probe pools windows itself (``pool`` set)."""
+        return self.pool is not None
+
+    def _pool_label(self) -> str:
+        return {"mean": "-meanpool", "attention": "-attention"}.get(self.pool or "", "")
+
     def hidden_sizes(self, input_size: int, output_size: int) -> list[int]:
         """The hidden layer sizes for ``input_size`` inputs and ``output_size`` outputs.
 
-        ``infer``: one hidden layer of ``(input_size + output_size) // 2`` units.
-        ``power_infer``: every power of two strictly between ``output_size`` and
-        ``input_size``, largest first (``512 → 10``: ``[256, 128, 64, 32, 16]``); none when
-        no power of two lies between them (the probe is then linear).
+        The original mir_ref's rules, for ``n`` layers (``hidden: [infer, infer]`` is two;
+        ``hidden: infer`` one), each size rounded up to an even number:
+        ``infer``: layer ``i`` (0-based) has ``output + (n - i) (input - output) / (n + 1)``
+        units, evenly spaced from the input size down to the output size (``512 → 10``, one
+        layer: ``[262]``). ``power_infer``: ``output + (i + 1)² (input - output) / (n + 1)``,
+        growing quadratically (``512 → 10``, three layers: ``[136, 512, 1140]``).
         """
-        if self.hidden == "infer":
-            return [max(1, (input_size + output_size) // 2)]
-        if self.hidden == "power_infer":
-            powers = [2**k for k in range(max(input_size, 1).bit_length(), 0, -1)]
-            return [p for p in powers if output_size < p < input_size]
-        return list(self.hidden)
+        hidden = [self.hidden] if isinstance(self.hidden, str) else list(self.hidden)
+        if not hidden or not isinstance(hidden[0], str):
+            return [int(size) for size in hidden]
+        n = len(hidden)
+        step = (input_size - output_size) / (n + 1)
+        if hidden[0] == "infer":
+            sizes = [int(output_size + (n - i) * step) for i in range(n)]
+        else:
+            sizes = [int(step * (i + 1) ** 2 + output_size) for i in range(n)]
+        # The original rounds odd sizes up; sizes stay positive when input < output.
+        return [max(2, size + size % 2) for size in sizes]
 
     def fit(
         self,
-        x_train: np.ndarray,
+        x_train: np.ndarray | Bags,
         y_train: np.ndarray,
-        x_validation: np.ndarray,
+        x_validation: np.ndarray | Bags,
         y_validation: np.ndarray,
         *,
         task: Task,
@@ -152,8 +190,10 @@ class TorchProbe(Probe):
 
         Parameters
         ----------
-        x_train, x_validation : ``[n, dim]`` embeddings. Mean and std come from ``x_train``.
-        y_train, y_validation : labels as encoded by ``task.encode``: ``[n]`` int64 class
+        x_train, x_validation : ``[n, dim]`` embeddings, or (with ``pool``) :class:`Bags` of
+            ``n`` tracks' windows. Mean and std come from ``x_train`` (its windows).
+        y_train, y_validation : labels (one per row, or per bag) as encoded by
+            ``task.encode``: ``[n]`` int64 class
             indices (multiclass, key), ``[n, classes]`` 0/1 (multilabel), ``[n]`` values
             (regression, standardised with the training mean and std for the loss).
         task : the task; its type picks the loss (cross-entropy, binary cross-entropy, MSE).
@@ -189,9 +229,9 @@ class TorchProbe(Probe):
 
     def fit_grid(
         self,
-        x_train: np.ndarray,
+        x_train: np.ndarray | Bags,
         y_train: np.ndarray,
-        x_validation: np.ndarray,
+        x_validation: np.ndarray | Bags,
         y_validation: np.ndarray,
         *,
         task: Task,
@@ -240,9 +280,9 @@ class TorchProbe(Probe):
 
     def _fit_stack(
         self,
-        x_train: np.ndarray,
+        x_train: np.ndarray | Bags,
         y_train: np.ndarray,
-        x_validation: np.ndarray,
+        x_validation: np.ndarray | Bags,
         y_validation: np.ndarray,
         *,
         task: Task,
@@ -262,16 +302,17 @@ class TorchProbe(Probe):
                     f"learning_rate={setting.learning_rate}, "
                     f"weight_decay={setting.weight_decay})"
                 )
-        x_train = self._check_x(x_train, "x_train")
-        x_validation = self._check_x(x_validation, "x_validation", dim=x_train.shape[1])
+        x_train = self._check_input(x_train, "x_train")
+        dim = self._windows(x_train).shape[1]
+        x_validation = self._check_input(x_validation, "x_validation", dim=dim)
         y_train = self._check_y(y_train, x_train, task, "y_train")
         y_validation = self._check_y(y_validation, x_validation, task, "y_validation")
         if len(x_train) == 0:
             raise ComponentError(f"probe '{probe}': the training set is empty")
 
         # Statistics in float64: a float32 sum over many rows loses digits.
-        mean = x_train.mean(axis=0, dtype=np.float64)
-        std = x_train.std(axis=0, dtype=np.float64)
+        mean = self._windows(x_train).mean(axis=0, dtype=np.float64)
+        std = self._windows(x_train).std(axis=0, dtype=np.float64)
         std[std < _MIN_STD] = 1.0
         self.mean_ = mean.astype(np.float32)
         self.std_ = std.astype(np.float32)
@@ -281,16 +322,14 @@ class TorchProbe(Probe):
             self.target_std_ = float(y_train.std(dtype=np.float64)) or 1.0
         self.task_ = task
 
-        sizes = [
-            x_train.shape[1],
-            *self.hidden_sizes(x_train.shape[1], task.output_size),
-            task.output_size,
-        ]
+        sizes = [dim, *self.hidden_sizes(dim, task.output_size), task.output_size]
+        inputs, mask = self._network_input(x_train)
+        validation_inputs, validation_mask = self._network_input(x_validation)
         with OneThread():
             result = train_stacked(
-                torch.from_numpy(self._standardise(x_train)),
+                inputs,
                 torch.from_numpy(self._encode_targets(y_train, task)),
-                torch.from_numpy(self._standardise(x_validation)),
+                validation_inputs,
                 torch.from_numpy(self._encode_targets(y_validation, task)),
                 task_type=task.type,
                 sizes=sizes,
@@ -300,6 +339,9 @@ class TorchProbe(Probe):
                 batch_size=self.batch_size,
                 epochs=epochs,
                 patience=patience,
+                attention=ATTENTION_UNITS if self.pool == "attention" else 0,
+                mask=mask,
+                validation_mask=validation_mask,
             )
         fitted: list[TorchProbe | None] = []
         for index, setting in enumerate(settings):
@@ -335,8 +377,9 @@ class TorchProbe(Probe):
             fitted.append(member)
         return fitted
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Scores for ``[n, dim]`` embeddings.
+    def predict(self, x: np.ndarray | Bags) -> np.ndarray:
+        """Scores for ``[n, dim]`` embeddings, or (with ``pool``) :class:`Bags` of ``n``
+        tracks' windows (``[n, dim]`` embeddings are then bags of one window).
 
         Returns
         -------
@@ -346,10 +389,9 @@ class TorchProbe(Probe):
         """
         if not hasattr(self, "network_"):
             raise ComponentError(f"probe '{self.label()}' is not fitted; call fit() first")
-        x = self._check_x(x, "x", dim=len(self.mean_))
-        inputs = torch.from_numpy(self._standardise(x))
+        inputs, mask = self._network_input(self._check_input(x, "x", dim=len(self.mean_)))
         with torch.no_grad(), OneThread():
-            outputs = self.network_.forward(inputs)[0]
+            outputs = self.network_.forward(inputs, mask=mask)[0]
         if self.task_.type in ("multiclass", "key"):
             outputs = torch.softmax(outputs, dim=1)
         elif self.task_.type == "multilabel":
@@ -357,6 +399,36 @@ class TorchProbe(Probe):
         else:
             outputs = outputs[:, 0] * self.target_std_ + self.target_mean_
         return outputs.numpy().astype(np.float32, copy=False)
+
+    def _check_input(
+        self, x: np.ndarray | Bags, what: str, *, dim: int | None = None
+    ) -> np.ndarray | Bags:
+        """Checked ``[n, dim]`` embeddings, or with ``pool`` checked bags (rows become bags)."""
+        if self.pool is None:
+            if isinstance(x, Bags):
+                raise ComponentError(
+                    f"probe '{self.label()}': {what} is bags of windows, which only a probe "
+                    f"with pool ({', '.join(POOLS)}) takes"
+                )
+            return self._check_x(x, what, dim=dim)
+        bags = x if isinstance(x, Bags) else Bags.of_rows(np.asarray(x))
+        return Bags(self._check_x(bags.windows, what, dim=dim), np.asarray(bags.owner, np.int64))
+
+    @staticmethod
+    def _windows(x: np.ndarray | Bags) -> np.ndarray:
+        return x.windows if isinstance(x, Bags) else x
+
+    def _network_input(self, x: np.ndarray | Bags) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Standardised network input and, for attention, the mask of real windows."""
+        if not isinstance(x, Bags):
+            return torch.from_numpy(self._standardise(x)), None
+        padded, mask = Bags(self._standardise(x.windows), x.owner).padded()
+        if self.pool == "attention":
+            return torch.from_numpy(padded), torch.from_numpy(mask)
+        # Padding is zeros, so the sum over a bag is the sum of its windows.
+        counts = np.maximum(mask.sum(axis=1, keepdims=True), 1)
+        means = padded.sum(axis=1, dtype=np.float64) / counts
+        return torch.from_numpy(means.astype(np.float32)), None
 
     def _standardise(self, x: np.ndarray) -> np.ndarray:
         return ((x - self.mean_) / self.std_).astype(np.float32, copy=False)
@@ -421,31 +493,39 @@ class MLPProbe(TorchProbe):
 
     Parameters
     ----------
-    hidden : sizes of the hidden layers, e.g. ``[512, 128]``; or ``infer`` (one layer of
-        ``(input + output) // 2`` units) or ``power_infer`` (the powers of two between the
-        output and input sizes, largest first), as in the original mir_ref.
+    hidden : sizes of the hidden layers, e.g. ``[512, 128]``; or the original mir_ref's
+        rules ``infer`` / ``power_infer``, alone (one layer) or repeated (``[infer, infer]``:
+        two layers), see :meth:`TorchProbe.hidden_sizes`.
     dropout : probability of zeroing a hidden unit while training.
     batch_norm : batch normalisation before each hidden ReLU.
     batch_size : training items per Adam step; ``None`` for full batch.
+    pool : ``mean`` or ``attention``: learn from whole tracks given as bags of windows
+        (``embedding.pooling: none``), pooling them inside the probe; unset: every input row
+        is one training item.
     name : the probe's name in results; ``mlp-<hidden sizes>`` when unset.
     """
 
-    hidden: list[int] | Literal["infer", "power_infer"] = field(default_factory=lambda: [256])
+    hidden: list[int] | list[Literal["infer", "power_infer"]] | Literal["infer", "power_infer"] = (
+        field(default_factory=lambda: [256])
+    )
     dropout: float = 0.0
     batch_norm: bool = False
     batch_size: int | None = 256
+    pool: Literal["mean", "attention"] | None = None
     name: str | None = None
 
     def label(self) -> str:
-        """``name``, or ``mlp-256``, ``mlp-512-128``, ``mlp-infer`` (``-dropout0.5``, ``-bn``
-        appended when set)."""
+        """``name``, or ``mlp-256``, ``mlp-512-128``, ``mlp-infer`` (``-dropout0.5``, ``-bn``,
+        ``-meanpool`` or ``-attention`` appended when set)."""
         if self.name:
             return self.name
         sizes = [self.hidden] if isinstance(self.hidden, str) else self.hidden
         label = "-".join(["mlp", *(str(size) for size in sizes)])
         if self.dropout:
             label += f"-dropout{self.dropout:g}"
-        return f"{label}-bn" if self.batch_norm else label
+        if self.batch_norm:
+            label += "-bn"
+        return label + self._pool_label()
 
 
 @register("probes", "linear")
@@ -456,15 +536,17 @@ class LinearProbe(TorchProbe):
     Parameters
     ----------
     batch_size : training items per Adam step; ``None`` for full batch.
+    pool : ``mean`` or ``attention``, as for ``mlp``.
     name : the probe's name in results; ``linear`` when unset.
     """
 
     batch_size: int | None = 256
+    pool: Literal["mean", "attention"] | None = None
     name: str | None = None
     hidden: list[int] = field(default_factory=list, init=False, repr=False)
     dropout: float = field(default=0.0, init=False, repr=False)
     batch_norm: bool = field(default=False, init=False, repr=False)
 
     def label(self) -> str:
-        """``name``, or ``linear``."""
-        return self.name or "linear"
+        """``name``, or ``linear`` (``-meanpool`` or ``-attention`` appended when set)."""
+        return self.name or "linear" + self._pool_label()

@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 
 SECTIONS: list[Callable[[sections.Context], Section | None]] = [
     sections.overview,
+    run_sections.skipped,
     sections.robustness,
     sections.probe_size,
     sections.density,

@@ -165,6 +165,26 @@ def listening(context: Context) -> Section | None:
     return section
 
 
+def skipped(context: Context) -> Section | None:
+    """The tracks left out for bad audio (``on_bad_audio: skip``), from ``skipped.csv``."""
+    table = context.folder.table("skipped.csv")
+    if table is None:
+        return None
+    table = table.fillna("").astype(str).drop_duplicates(["dataset", "track"])
+    section = Section(
+        "skipped",
+        "Skipped tracks",
+        f"{len(table)} track(s) had unusable audio and are not in any result "
+        "(`execution.on_bad_audio: skip`); fix or remove them and rerun to include them.",
+    )
+    section.table(
+        "Each skipped track and why (skipped.csv).",
+        ["dataset", "track", "reason"],
+        [Row([Cell(r.dataset), Cell(r.track), Cell(r.reason)]) for r in table.itertuples()],
+    )
+    return section
+
+
 def provenance(context: Context) -> Section:
     """The resolved config, package versions, dates, run time and cache hits."""
     folder = context.folder

@@ -1,0 +1,112 @@
+"""What the extraction benchmarks share: a corpus of audio files, configs, timing and load.
+
+Imported by the benchmark scripts; ``make bench`` skips files that start with ``_``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def write_corpus(
+    folder: Path, *, tracks: int, duration_s: float, sample_rate: int = 44100, seed: int = 0
+) -> dict:
+    """Write ``tracks`` WAV files (16-bit, like a decoded CD catalogue) and a manifest.
+
+    Each track is a few random harmonic tones over soft noise, so features vary by track.
+
+    Returns
+    -------
+    The dataset entry of a config that reads them (task ``genre``, two classes).
+    """
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = ["path,genre,split"]
+    t = np.arange(int(duration_s * sample_rate)) / sample_rate
+    for index in range(tracks):
+        audio = 0.05 * rng.standard_normal(t.size)
+        for frequency in rng.uniform(80, 2000, size=3):
+            audio += 0.2 * np.sin(2 * np.pi * frequency * t + rng.uniform(0, 2 * np.pi))
+        name = f"audio/track{index:05d}.wav"
+        (folder / "audio").mkdir(exist_ok=True)
+        soundfile.write(folder / name, (audio / 2).astype(np.float32), sample_rate, "PCM_16")
+        split = ("train", "train", "train", "validation", "test")[index % 5]
+        rows.append(f"{name},{'ab'[index % 2]},{split}")
+    (folder / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return {
+        "name": "corpus",
+        "type": "manifest",
+        "path": str(folder / "manifest.csv"),
+        "tasks": {"genre": {"type": "multiclass"}},
+    }
+
+
+def extraction_config(folder: Path, dataset: dict, models: list[dict], **overrides) -> dict:
+    """A config that only needs extraction: one dataset, the given models, its own cache."""
+    config = {
+        "name": "benchmark",
+        "output_dir": str(folder / "run"),
+        "cache_dir": str(folder / "cache"),
+        "datasets": [dataset],
+        "models": models,
+        "embedding": {"window_s": 3.0, "hop_s": 3.0},
+        "execution": {"workers": 2},
+    }
+    config.update(overrides)
+    return config
+
+
+def load_average() -> str:
+    """The 1-, 5- and 15-minute load averages, as ``uptime`` prints them."""
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+class Timer:
+    """``with Timer() as timer: ...`` then ``timer.seconds``."""
+
+    def __enter__(self) -> Timer:
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+class FirstEntry:
+    """Watches a cache folder from a thread: when did the first embedding land?
+
+    ``with FirstEntry(cache) as first: extract(...)`` then ``first.seconds`` (from entering),
+    so a benchmark can tell process start-up and model loading from the streaming phase.
+    """
+
+    def __init__(self, cache: Path) -> None:
+        self.folder = Path(cache) / "embeddings"
+        self.seconds: float | None = None
+
+    def __enter__(self) -> FirstEntry:
+        import threading
+
+        self._stop = threading.Event()
+        self._start = time.perf_counter()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self._stop.is_set() and self.seconds is None:
+            if self.folder.is_dir() and any(self.folder.rglob("*.npy")):
+                self.seconds = time.perf_counter() - self._start
+            self._stop.wait(0.02)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()

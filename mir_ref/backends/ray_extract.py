@@ -1,0 +1,164 @@
+"""The extraction stage on Ray: shards of units, models held by actors, the shared store.
+
+Units (one track under one condition) are cut into shards. Each worker is a Ray actor that
+deserializes the experiment once, so its models load once and stay loaded for every shard it
+is given (on its GPU, with ``num_gpus_per_model``). A worker runs each unit through
+:func:`mir_ref.extract.process_unit` — decode and deform once, then every model the store
+lacks — so the entries are exactly those of a local run, and each goes to the shared store
+as soon as it is computed.
+
+A worker that dies is restarted and its shards rerun; the store is content-addressed and
+atomic, so a rerun skips what is already there and nothing is ever half written.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+
+import ray
+
+from mir_ref import progress
+from mir_ref.backends.ray_session import RETRIES, connect, share, shared, unwrap, worker_count
+from mir_ref.config import Experiment
+from mir_ref.errors import MirRefError
+from mir_ref.extract import ExtractionStats, process_unit
+from mir_ref.models.info import write_models_json
+from mir_ref.pipeline import single_threaded
+from mir_ref.plan import ExtractionUnit, extraction_units
+from mir_ref.store import Store
+
+log = logging.getLogger(__name__)
+
+SHARD_UNITS = 8
+"""Units per shard: the unit of scheduling, retry and progress."""
+
+_IN_FLIGHT = 2
+"""Shards queued per worker, so that it never waits for the driver between two shards."""
+
+Shard = list[tuple[int, str]]
+"""Units as ``(index in extraction_units, cache key of its first model)``; the key checks
+that the worker's plan is the driver's."""
+
+
+_UNITS: dict[str, list[ExtractionUnit]] = {}
+
+
+def _units(box: list[ray.ObjectRef], shard: Shard) -> list[ExtractionUnit]:
+    """The shard's units, from this process's copy of the plan."""
+    key = box[0].hex()
+    if key not in _UNITS:
+        _UNITS.clear()
+        _UNITS[key] = extraction_units(shared(box))
+    units = [_UNITS[key][index] for index, _ in shard]
+    for unit, (index, expected) in zip(units, shard, strict=True):
+        if next(iter(unit.keys.values())) != expected:
+            raise MirRefError(
+                f"a Ray worker's extraction plan differs from the driver's at unit {index} "
+                f"(track '{unit.track.id}'); do all nodes see the same dataset files?"
+            )
+    return units
+
+
+@ray.remote
+class ExtractionWorker:
+    """A Ray actor that holds the experiment's models, loaded once and kept across shards."""
+
+    def process(self, box: list[ray.ObjectRef], shard: Shard) -> dict[str, list[float]]:
+        """Decode, deform and embed each unit (what the store lacks); returns the speed."""
+        # The experiment (with its loaded models) is cached in this process after the first
+        # shard; so is the plan. The arguments are small: a reference and indices.
+        experiment = shared(box)
+        store = Store.of(experiment)
+        speed: dict[str, list[float]] = {}
+        # One thread, as in every local extraction process: the thread count decides the last
+        # bits of some results, and an entry must not depend on where it was computed.
+        with single_threaded():
+            for unit in _units(box, shard):
+                process_unit(experiment, store, unit, speed)
+        return speed
+
+
+def extract(experiment: Experiment) -> ExtractionStats:
+    """Compute every embedding the experiment needs that the store lacks, on Ray.
+
+    The same embeddings as :func:`mir_ref.extract.extract` (bit-identical: the same functions
+    compute them), written to the same store, which every node must see.
+    """
+    execution = experiment.config.execution
+    connect(execution)
+    store = Store.of(experiment)
+    units = extraction_units(experiment)
+    keys = {key for unit in units for key in unit.keys.values()}
+    missing = {key for key in keys if not store.has(key)}
+    todo = [i for i, unit in enumerate(units) if not missing.isdisjoint(unit.keys.values())]
+    stats = ExtractionStats(cached=len(keys) - len(missing))
+    if todo:
+        with progress.bar("extract", len(todo)) as advance:
+            stats.speed = _run(experiment, units, todo, advance)
+    # Counted from the store, not from the workers' reports: a rerun shard reports only what
+    # its last attempt computed.
+    stats.computed = sum(store.has(key) for key in missing)
+    write_models_json(experiment, stats.speed)
+    log.info(
+        "extraction: %d embeddings computed, %d found in the cache (%s)",
+        stats.computed,
+        stats.cached,
+        experiment.cache_dir,
+    )
+    if not units:
+        log.warning("extraction: no tracks to embed")
+    return stats
+
+
+def _run(
+    experiment: Experiment, units: list[ExtractionUnit], todo: list[int], advance
+) -> dict[str, list[float]]:
+    """Run the shards of ``todo`` on the workers; returns the summed speed per model."""
+    execution = experiment.config.execution
+    shards = collections.deque(
+        [(i, next(iter(units[i].keys.values()))) for i in todo[start : start + SHARD_UNITS]]
+        for start in range(0, len(todo), SHARD_UNITS)
+    )
+    workers = min(worker_count(execution), len(shards))
+    log.info("extraction on Ray: %d shard(s) on %d worker(s)", len(shards), workers)
+    box = share(experiment)
+    actors = [
+        ExtractionWorker.options(
+            num_cpus=execution.num_cpus_per_worker,
+            num_gpus=execution.num_gpus_per_model,
+            max_restarts=RETRIES,
+            max_task_retries=RETRIES,
+        ).remote()
+        for _ in range(workers)
+    ]
+    pending: dict[ray.ObjectRef, tuple[ray.actor.ActorHandle, int]] = {}
+
+    def submit(actor: ray.actor.ActorHandle) -> None:
+        shard = shards.popleft()
+        pending[actor.process.remote(box, shard)] = (actor, len(shard))
+
+    speed: dict[str, list[float]] = {}
+    try:
+        for _ in range(_IN_FLIGHT):
+            for actor in actors:
+                if shards:
+                    submit(actor)
+        while pending:
+            [done], _ = ray.wait(list(pending), num_returns=1)
+            actor, size = pending.pop(done)
+            try:
+                shard_speed = ray.get(done)
+            except ray.exceptions.RayError as error:
+                raise unwrap(error, "extraction") from None
+            for name, (audio_s, compute_s) in shard_speed.items():
+                totals = speed.setdefault(name, [0.0, 0.0])
+                totals[0] += audio_s
+                totals[1] += compute_s
+            advance(size)
+            if shards:
+                submit(actor)
+    finally:
+        for actor in actors:
+            ray.kill(actor)
+    return speed

@@ -1,0 +1,190 @@
+"""Looking after a cache folder: what is in it (``info``) and what to delete (``prune``).
+
+Checking it is :meth:`mir_ref.store.Store.verify`. Entries are grouped by what produced them
+(model, dataset, audio condition, dtype), read from the record beside each entry; entries
+written without that record show as ``?``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mir_ref.config import Experiment
+from mir_ref.errors import CacheError
+from mir_ref.plan import extraction_units
+from mir_ref.store import Entry, Store
+
+log = logging.getLogger(__name__)
+
+# Entries removed per batch: their locks are held together (open files are limited).
+_CHUNK = 256
+
+
+@dataclass
+class Group:
+    """Entries that share a model, dataset, condition and dtype."""
+
+    model: str
+    dataset: str
+    condition: str
+    dtype: str
+    entries: int = 0
+    size_bytes: int = 0
+
+
+@dataclass
+class CacheInfo:
+    """What a cache folder holds."""
+
+    root: Path
+    entries: int = 0
+    size_bytes: int = 0
+    """Every file of the store on disk (indexes, and space of deleted entries not yet
+    reclaimed by ``pack``, included); a group's size counts its entries' bytes."""
+    groups: list[Group] = field(default_factory=list)
+
+
+def _group_of(entry: Entry, record: dict) -> tuple[str, str, str, str]:
+    meta = record.get("meta") or {}
+    return (
+        str(meta.get("model", "?")),
+        str(meta.get("dataset", "?")),
+        str(meta.get("condition", "?")),
+        entry.dtype,
+    )
+
+
+def cache_info(root: Path) -> CacheInfo:
+    """Count the entries of the cache at ``root`` and their size on disk, in total and per group.
+
+    Returns
+    -------
+    ``CacheInfo`` with groups sorted by model, dataset, condition, dtype.
+    """
+    info = CacheInfo(Path(root))
+    groups: dict[tuple[str, str, str, str], Group] = {}
+    for entry in Store(root).entries():
+        key = _group_of(entry, entry.record())
+        group = groups.setdefault(key, Group(*key))
+        group.entries += 1
+        group.size_bytes += entry.size_bytes()
+        info.entries += 1
+    for folder in ("embeddings", "shards"):
+        for path in (info.root / folder).rglob("*"):
+            try:
+                info.size_bytes += path.stat().st_size if path.is_file() else 0
+            except FileNotFoundError:
+                continue
+    info.groups = [groups[key] for key in sorted(groups)]
+    return info
+
+
+@dataclass
+class PruneResult:
+    """What ``prune`` deleted (or, with ``dry_run``, would delete)."""
+
+    removed: list[Entry] = field(default_factory=list)
+    size_bytes: int = 0
+    in_use: int = 0
+    """Matching entries left alone because a running process holds their lock."""
+
+
+def prune(
+    root: Path,
+    *,
+    older_than_days: float | None = None,
+    model: str | None = None,
+    keep: Iterable[tuple[str, str]] | None = None,
+    dry_run: bool = False,
+) -> PruneResult:
+    """Delete the entries that match every criterion given.
+
+    Parameters
+    ----------
+    older_than_days : entries written more than this many days ago.
+    model : entries of this model (its config name, as ``cache info`` shows).
+    keep : ``(key, dtype)`` pairs to keep; every other entry matches (see ``needed_entries``).
+    dry_run : only report what would be deleted.
+
+    Raises
+    ------
+    CacheError
+        No criterion given (deleting everything is ``rm -r`` of the folder, on purpose).
+    """
+    if older_than_days is None and model is None and keep is None:
+        raise CacheError(
+            "cache prune: give --older-than, --model and/or --keep-config; to empty the cache, "
+            f"delete {root}"
+        )
+    keep_set = set(keep) if keep is not None else None
+    now = time.time()
+    store = Store(root)
+    result = PruneResult()
+    for entry in store.entries():
+        record = entry.record()
+        if keep_set is not None and (entry.key, entry.dtype) in keep_set:
+            continue
+        if model is not None and (record.get("meta") or {}).get("model") != model:
+            continue
+        if older_than_days is not None:
+            try:
+                written = record.get("created") or entry.path.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            if now - float(written) < older_than_days * 86400:
+                continue
+        result.removed.append(entry)
+        result.size_bytes += entry.size_bytes()
+    if not dry_run:
+        removed = result.removed
+        result.removed, result.size_bytes = [], 0
+        for start in range(0, len(removed), _CHUNK):
+            _remove_unless_in_use(store, removed[start : start + _CHUNK], result)
+    log.info(
+        "cache prune: %s %d entries (%d bytes) from %s",
+        "would remove" if dry_run else "removed",
+        len(result.removed),
+        result.size_bytes,
+        root,
+    )
+    return result
+
+
+def _remove_unless_in_use(store: Store, entries: list[Entry], result: PruneResult) -> None:
+    """Remove the entries whose lock is free; a running extraction may be writing the others."""
+    locks, free = [], []
+    try:
+        for entry in entries:
+            lock = store.lock(entry.key)
+            if lock.acquire(blocking=False):
+                locks.append(lock)
+                free.append(entry)
+            else:
+                result.in_use += 1
+        result.size_bytes += sum(entry.size_bytes() for entry in free)
+        store.remove_many(free)
+        result.removed += free
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+def needed_entries(experiment: Experiment) -> set[tuple[str, str]]:
+    """The ``(key, dtype)`` of every embedding an experiment reads."""
+    dtype = experiment.config.execution.store_dtype
+    return {(key, dtype) for unit in extraction_units(experiment) for key in unit.keys.values()}
+
+
+def human_bytes(size: float) -> str:
+    """``1536`` → ``'1.5 kB'`` (powers of 1000, as disk tools print)."""
+    if size < 1000:
+        return f"{size:.0f} B"
+    for unit in ("kB", "MB", "GB", "TB"):
+        size /= 1000
+        if size < 1000 or unit == "TB":
+            break
+    return f"{size:.1f} {unit}"

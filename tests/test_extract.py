@@ -1,0 +1,128 @@
+"""The streaming extraction pipeline gives the simple path's embeddings, bit for bit."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mir_ref.config import Experiment
+from mir_ref.extract import extract, process_unit
+from mir_ref.pipeline import single_threaded
+from mir_ref.plan import extraction_units
+from mir_ref.store import Store
+
+TONES = {
+    "name": "tones",
+    "type": "synthetic_tones",
+    "notes_per_class": 1,
+    "phrases_per_key": 3,
+    "mixtures": 9,
+    "instruments": 3,
+    "note_duration_s": 0.5,
+    "phrase_duration_s": 2.0,
+    "mixture_duration_s": 1.0,
+    "tasks": ["tags"],
+}
+
+
+def config(folder: Path, *, workers: int, models: list[dict] | None = None) -> dict:
+    return {
+        "name": "extract",
+        "output_dir": str(folder / "run"),
+        "cache_dir": str(folder / "cache"),
+        "datasets": [TONES],
+        "deformations": [
+            {"type": "white_noise", "snr_db": [10]},
+            {"type": "gain", "gain_db": [-6]},
+        ],
+        "models": models
+        or [
+            {"type": "mfcc", "n_mels": 40},
+            {"type": "melspectrogram", "n_mels": 32, "sample_rate_hz": 16000},
+            {"type": "random_cnn", "depth": 1, "width": 8},
+        ],
+        "embedding": {"window_s": 1.0, "hop_s": 0.5},
+        "execution": {"workers": workers},
+    }
+
+
+def stored(experiment: Experiment) -> dict[str, np.ndarray]:
+    store = Store.of(experiment)
+    return {
+        key: np.array(store.get(key))
+        for unit in extraction_units(experiment)
+        for key in unit.keys.values()
+    }
+
+
+@pytest.fixture(scope="module")
+def simple_path(tmp_path_factory) -> dict[str, np.ndarray]:
+    """Every embedding of the config computed by ``process_unit``, one unit after the other,
+    at the pipeline's one thread per process (more threads change the last bits of BLAS sums).
+    """
+    experiment = Experiment.from_config(config(tmp_path_factory.mktemp("simple"), workers=1))
+    store = Store.of(experiment)
+    speed: dict[str, list[float]] = {}
+    with single_threaded():
+        for unit in extraction_units(experiment):
+            assert process_unit(experiment, store, unit, speed) == len(experiment.models)
+            assert process_unit(experiment, store, unit, speed) == 0
+    return stored(experiment)
+
+
+# Two workers spawn processes that import torch: slow on a busy 2-core machine.
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.slow)])
+def test_pipeline_gives_the_simple_paths_arrays_bit_for_bit(tmp_path, simple_path, workers):
+    experiment = Experiment.from_config(config(tmp_path, workers=workers))
+    stats = extract(experiment)
+    assert stats.computed == len(simple_path) and stats.cached == 0
+    streamed = stored(experiment)
+    assert streamed.keys() == simple_path.keys()
+    for key, array in simple_path.items():
+        assert streamed[key].dtype == array.dtype == np.float32
+        assert streamed[key].shape == array.shape
+        assert np.array_equal(streamed[key], array), key
+    assert set(stats.speed) == {"mfcc", "melspectrogram", "random_cnn"}
+
+
+def test_rerun_computes_nothing(tmp_path, embed_calls):
+    experiment = Experiment.from_config(config(tmp_path, workers=1, models=[{"type": "mfcc"}]))
+    first = extract(experiment)
+    calls = embed_calls["n"]
+    assert first.computed == calls > 0
+    second = extract(Experiment.from_config(config(tmp_path, workers=1, models=[{"type": "mfcc"}])))
+    assert (second.computed, second.cached, embed_calls["n"]) == (0, first.computed, calls)
+
+
+def test_models_that_differ_only_in_name_compute_their_shared_entry_once(tmp_path, embed_calls):
+    models = [{"type": "mfcc"}, {"type": "mfcc", "name": "mfcc-again"}]
+    experiment = Experiment.from_config(config(tmp_path, workers=1, models=models))
+    stats = extract(experiment)
+    units = extraction_units(experiment)
+    assert stats.computed == embed_calls["n"] == len(units)
+
+
+def test_an_entry_another_run_holds_is_waited_for_not_recomputed(tmp_path):
+    experiment = Experiment.from_config(config(tmp_path, workers=1, models=[{"type": "mfcc"}]))
+    store = Store.of(experiment)
+    units = extraction_units(experiment)
+    held_key = units[1].keys["mfcc"]
+    lock = store.lock(held_key)
+    assert lock.acquire(blocking=False)
+    sentinel = np.full((1, 1, 20), 7.0, dtype=np.float32)
+
+    def other_run_finishes() -> None:
+        store.put(held_key, sentinel)
+        lock.release()
+
+    timer = threading.Timer(1.0, other_run_finishes)
+    timer.start()
+    try:
+        stats = extract(experiment)
+    finally:
+        timer.join()
+    assert stats.computed == len(units) - 1
+    assert np.array_equal(store.get(held_key), sentinel)
