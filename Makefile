@@ -41,9 +41,11 @@ bench: $(STAMP)
 		$(BIN)/python $$script $(BENCH_FLAGS) || exit 1; done
 
 # The crash harness at full strength: 20 SIGKILLs at random points, each rerun to identical
-# results and a verified cache (the default suite kills 3 times).
+# results and a verified cache (the default suite kills 3 times); and the demo config on Ray
+# against the local backend (two demo runs, too long for the default suite).
 stress: $(STAMP)
-	MIR_REF_STRESS_KILLS=20 $(BIN)/python -m pytest -q -s tests/test_crash.py tests/test_interrupt.py
+	MIR_REF_STRESS_KILLS=20 $(BIN)/python -m pytest -q -s tests/test_crash.py \
+		tests/test_interrupt.py tests/test_ray.py
 
 clean:
 	rm -rf $(VENV) runs .mir_ref_cache

@@ -215,6 +215,11 @@ def extract(experiment: Experiment) -> ExtractionStats:
     workers = worker_count(experiment)
     stats.computed = run_pipeline(experiment, store, todo, stats.speed, workers=workers)
     stats.cached -= stats.computed
+    return finish(experiment, stats, any_units=bool(units))
+
+
+def finish(experiment: Experiment, stats: ExtractionStats, *, any_units: bool) -> ExtractionStats:
+    """Close an extraction stage (any backend): write ``models.json`` and log the counts."""
     write_models_json(experiment, stats.speed)
     log.info(
         "extraction: %d embeddings computed, %d found in the cache (%s)",
@@ -222,6 +227,6 @@ def extract(experiment: Experiment) -> ExtractionStats:
         stats.cached,
         experiment.cache_dir,
     )
-    if not units:
+    if not any_units:
         log.warning("extraction: no tracks to embed")
     return stats

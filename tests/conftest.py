@@ -49,6 +49,27 @@ def manifest_corpus(tmp_path: Path) -> Path:
     return tmp_path / "manifest.csv"
 
 
+def manifest_config(manifest: Path, **overrides) -> dict:
+    """A config on the :func:`manifest_corpus` tones (genre task, mfcc), run and cache folders
+    beside the manifest; ``overrides`` replace top-level keys."""
+    config = {
+        "name": "t",
+        "output_dir": str(manifest.parent / "run"),
+        "cache_dir": str(manifest.parent / "cache"),
+        "datasets": [
+            {
+                "name": "corpus",
+                "type": "manifest",
+                "path": str(manifest),
+                "tasks": {"genre": {"type": "multiclass", "column": "genre"}},
+            }
+        ],
+        "models": [{"type": "mfcc"}],
+    }
+    config.update(overrides)
+    return config
+
+
 @pytest.fixture
 def embed_calls(monkeypatch) -> dict:
     """Counts calls to the hand-made models' ``embed`` in this process: ``{"n": count}``."""

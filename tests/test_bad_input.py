@@ -24,29 +24,21 @@ from mir_ref.extract import process_unit
 from mir_ref.plan import extraction_units
 from mir_ref.stages import ensure_valid, run_all
 from mir_ref.store import Store
-from tests.conftest import REPO
+from tests.conftest import REPO, manifest_config
 
 
 def _config(manifest: Path, **overrides) -> dict:
-    config = {
-        "name": "bad",
-        "output_dir": str(manifest.parent / "run"),
-        "cache_dir": str(manifest.parent / "cache"),
-        "datasets": [
-            {
-                "name": "corpus",
-                "type": "manifest",
-                "path": str(manifest),
-                "tasks": {"genre": {"type": "multiclass", "column": "genre"}},
-            }
-        ],
-        "models": [{"type": "mfcc", "n_mels": 40}],
-        "embedding": {"window_s": 1.0, "hop_s": 1.0},
-        "protocol": {"epochs": 20, "patience": 5, "learning_rate": 0.01, "n_bootstrap": 10},
-        "execution": {"workers": 1},
-    }
-    config.update(overrides)
-    return config
+    return manifest_config(
+        manifest,
+        **{
+            "name": "bad",
+            "models": [{"type": "mfcc", "n_mels": 40}],
+            "embedding": {"window_s": 1.0, "hop_s": 1.0},
+            "protocol": {"epochs": 20, "patience": 5, "learning_rate": 0.01, "n_bootstrap": 10},
+            "execution": {"workers": 1},
+            **overrides,
+        },
+    )
 
 
 def _skip_policy(manifest: Path, **overrides) -> dict:

@@ -10,25 +10,11 @@ import yaml
 from mir_ref.config import Experiment, load_config
 from mir_ref.errors import ConfigError, DataError
 from mir_ref.stages import ensure_valid
+from tests.conftest import manifest_config
 
 
 def _config(manifest: Path, **overrides) -> dict:
-    config = {
-        "name": "t",
-        "output_dir": str(manifest.parent / "run"),
-        "cache_dir": str(manifest.parent / "cache"),
-        "datasets": [
-            {
-                "name": "corpus",
-                "type": "manifest",
-                "path": str(manifest),
-                "tasks": {"genre": {"type": "multiclass", "column": "genre"}},
-            }
-        ],
-        "models": [{"type": "mfcc"}],
-    }
-    config.update(overrides)
-    return config
+    return manifest_config(manifest, **overrides)
 
 
 def _error(config: dict) -> str:

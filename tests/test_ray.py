@@ -22,21 +22,11 @@ from mir_ref.config import Experiment
 from mir_ref.errors import ConfigError
 from mir_ref.plan import extraction_units
 from mir_ref.store import Store
+from tests.test_pipeline import SMALL_TONES
 
 ray = pytest.importorskip("ray")
 
-TONES = {
-    "name": "tones",
-    "type": "synthetic_tones",
-    "notes_per_class": 1,
-    "phrases_per_key": 3,
-    "mixtures": 24,
-    "instruments": 3,
-    "note_duration_s": 0.5,
-    "phrase_duration_s": 2.0,
-    "mixture_duration_s": 1.0,
-    "tasks": ["pitch_class", "key", "tags", "tempo"],
-}
+TONES = SMALL_TONES  # the synthetic set of the pipeline tests
 
 
 def small_config(folder: Path, **execution) -> dict:
@@ -209,3 +199,22 @@ def test_the_backend_option_rejects_an_unknown_backend(tmp_path):
     result = CliRunner().invoke(app, ["extract", "--backend", "spark", "-c", str(config)])
     assert result.exit_code == 2
     assert "spark" in result.output
+
+
+@pytest.mark.skipif(
+    "MIR_REF_STRESS_KILLS" not in os.environ, reason="runs under `make stress` (two demo runs)"
+)
+def test_the_demo_config_on_ray_gives_the_local_results(ray_instance, tmp_path):
+    """The issue's acceptance run: configs/demo.yml on Ray and locally, separate caches."""
+    demo = yaml.safe_load((Path(__file__).parents[1] / "configs" / "demo.yml").read_text())
+    results = {}
+    for backend in ("local", "ray"):
+        config = {
+            **demo,
+            "output_dir": str(tmp_path / backend / "run"),
+            "cache_dir": str(tmp_path / backend / "cache"),
+            "execution": {**demo.get("execution", {}), "backend": backend, "workers": 2},
+        }
+        stages.run_all(Experiment.from_config(config))
+        results[backend] = pd.read_csv(tmp_path / backend / "run" / "results.csv")
+    pd.testing.assert_frame_equal(results["ray"], results["local"], check_exact=True)

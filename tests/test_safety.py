@@ -18,7 +18,7 @@ from mir_ref.errors import ConfigError
 from mir_ref.models.base import EmbeddingModel
 from mir_ref.plan import extraction_units
 from mir_ref.stages import ensure_valid, extract, run_all
-from tests.conftest import REPO
+from tests.conftest import REPO, manifest_config
 
 SOURCE = sorted((REPO / "mir_ref").rglob("*.py"))
 
@@ -137,25 +137,17 @@ def test_remote_model_code_needs_trust_remote_code_for_that_model(tmp_path):
 
 
 def _small_config(manifest: Path, **overrides) -> dict:
-    config = {
-        "name": "safe",
-        "output_dir": str(manifest.parent / "run"),
-        "cache_dir": str(manifest.parent / "cache"),
-        "datasets": [
-            {
-                "name": "corpus",
-                "type": "manifest",
-                "path": str(manifest),
-                "tasks": {"genre": {"type": "multiclass", "column": "genre"}},
-            }
-        ],
-        "models": [{"type": "mfcc", "n_mels": 40}],
-        "embedding": {"window_s": 1.0, "hop_s": 1.0},
-        "protocol": {"epochs": 10, "patience": 3, "learning_rate": 0.01, "n_bootstrap": 10},
-        "execution": {"workers": 1},
-    }
-    config.update(overrides)
-    return config
+    return manifest_config(
+        manifest,
+        **{
+            "name": "safe",
+            "models": [{"type": "mfcc", "n_mels": 40}],
+            "embedding": {"window_s": 1.0, "hop_s": 1.0},
+            "protocol": {"epochs": 10, "patience": 3, "learning_rate": 0.01, "n_bootstrap": 10},
+            "execution": {"workers": 1},
+            **overrides,
+        },
+    )
 
 
 def _counting_model(gain_default: float, calls: dict) -> type:

@@ -22,8 +22,7 @@ from mir_ref import progress
 from mir_ref.backends.ray_session import RETRIES, connect, share, shared, unwrap, worker_count
 from mir_ref.config import Experiment
 from mir_ref.errors import MirRefError
-from mir_ref.extract import ExtractionStats, process_unit
-from mir_ref.models.info import write_models_json
+from mir_ref.extract import ExtractionStats, finish, process_unit
 from mir_ref.pipeline import single_threaded
 from mir_ref.plan import ExtractionUnit, extraction_units
 from mir_ref.store import Store
@@ -99,16 +98,7 @@ def extract(experiment: Experiment) -> ExtractionStats:
     # Counted from the store, not from the workers' reports: a rerun shard reports only what
     # its last attempt computed.
     stats.computed = sum(store.has(key) for key in missing)
-    write_models_json(experiment, stats.speed)
-    log.info(
-        "extraction: %d embeddings computed, %d found in the cache (%s)",
-        stats.computed,
-        stats.cached,
-        experiment.cache_dir,
-    )
-    if not units:
-        log.warning("extraction: no tracks to embed")
-    return stats
+    return finish(experiment, stats, any_units=bool(units))
 
 
 def _run(
