@@ -60,7 +60,7 @@ def measure(root: Path, tracks: int, duration_s: float, workers: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10 vs 100 tracks")
-    parser.add_argument("--tracks", type=int, help="tracks at 1× (default 30; quick 10)")
+    parser.add_argument("--tracks", type=int, help="tracks at 1× (default 20; quick 10)")
     parser.add_argument("--duration-s", type=float, default=10.0, help="seconds per track")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
@@ -68,7 +68,7 @@ def main() -> None:
     if args.child:
         child(args.child)
         return
-    tracks = args.tracks or (10 if args.quick else 30)
+    tracks = args.tracks or (10 if args.quick else 20)
     print(f"load average before: {load_average()}")
     print(
         f"{tracks} and {10 * tracks} tracks × {args.duration_s:g} s (44.1 kHz WAV), clean + "
