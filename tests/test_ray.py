@@ -22,30 +22,20 @@ from mir_ref.config import Experiment
 from mir_ref.errors import ConfigError
 from mir_ref.plan import extraction_units
 from mir_ref.store import Store
-from tests.test_pipeline import SMALL_TONES
+from tests.test_pipeline import small_config as pipeline_small_config
 
 ray = pytest.importorskip("ray")
 
-TONES = SMALL_TONES  # the synthetic set of the pipeline tests
-
 
 def small_config(folder: Path, **execution) -> dict:
-    """Four tasks, three audio conditions, two models: 420 embeddings, seconds to run."""
-    return {
-        "name": "small",
-        "output_dir": str(folder / "run"),
-        "cache_dir": str(folder / "cache"),
-        "datasets": [TONES],
-        "deformations": [
-            {"type": "white_noise", "snr_db": [10]},
-            {"type": "gain", "gain_db": [-20]},
-        ],
-        "models": [{"type": "mfcc", "n_mels": 40}, {"type": "melspectrogram", "n_mels": 32}],
-        "embedding": {"window_s": 1.0, "hop_s": 1.0},
-        "probes": [{"type": "linear"}],
-        "protocol": {"epochs": 30, "patience": 5, "learning_rate": 0.01, "n_bootstrap": 50},
-        "execution": {"workers": 1, **execution},
-    }
+    """The pipeline tests' small config (four tasks, three audio conditions, two models: 420
+    embeddings, seconds to run) with ``execution`` options."""
+    config = pipeline_small_config(
+        folder,
+        protocol={"epochs": 30, "patience": 5, "learning_rate": 0.01, "n_bootstrap": 50},
+    )
+    config["execution"] = {"workers": 1, **execution}
+    return config
 
 
 @pytest.fixture(scope="module")

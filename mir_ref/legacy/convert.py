@@ -18,6 +18,7 @@ from mir_ref.deformations import compat
 from mir_ref.errors import ConfigError
 from mir_ref.legacy.datasets import check_task, convert_dataset
 from mir_ref.legacy.features import convert_feature
+from mir_ref.legacy.keys import check_keys
 from mir_ref.legacy.notes import Notes
 from mir_ref.legacy.probes import ConvertedProbe, convert_probe
 
@@ -79,14 +80,7 @@ def convert(data: dict[str, Any], *, config_dir: Path, name: str) -> list[Conver
 
 
 def _experiment(spec: Any, where: str, config_dir: Path) -> list[ConvertedConfig]:
-    if not isinstance(spec, dict):
-        raise ConfigError(f"{where}: expected a mapping with {', '.join(_EXPERIMENT_KEYS)}")
-    unknown = sorted(set(spec) - set(_EXPERIMENT_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"{where}.{unknown[0]}: unknown key of an original experiment (keys: "
-            f"{', '.join(_EXPERIMENT_KEYS)})"
-        )
+    check_keys(spec, where, "experiment", _EXPERIMENT_KEYS)
     for key in _EXPERIMENT_KEYS:
         if key not in spec:
             raise ConfigError(f"{where}.{key}: missing")

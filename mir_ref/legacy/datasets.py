@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mir_ref.errors import ConfigError, did_you_mean
+from mir_ref.legacy.keys import check_keys
 from mir_ref.legacy.notes import Notes
 
 
@@ -57,16 +58,12 @@ _OURS_TYPE = {"instrument": "multiclass", "pitch_class": "multiclass", "key": "k
               "tags": "multilabel", "singer": "multiclass", "technique": "multiclass"}  # fmt: skip
 # Datasets with numbered official splits (folds): `split_type: all` runs every one.
 _FOLDED = {"tinysol", "mtg_jamendo"}
-_KEYS = {"name", "type", "dir", "split_type", "deformations"}
+_KEYS = ("name", "type", "dir", "split_type", "deformations")
 
 
 def check_task(task: Any, where: str) -> tuple[str, str]:
     """The original ``task`` mapping's name and type, checked."""
-    if not isinstance(task, dict):
-        raise ConfigError(f"{where}: expected {{name: ..., type: ..., feature_aggregation: ...}}")
-    unknown = set(task) - {"name", "type", "feature_aggregation"}
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)} of an original task")
+    check_keys(task, where, "task", ("name", "type", "feature_aggregation"))
     names = sorted({name for tasks in TARGETS.values() for name in tasks})
     name = task.get("name")
     if name not in names:
@@ -109,14 +106,7 @@ def convert_dataset(
     note_path: tuple,
 ) -> dict[str, Any]:
     """One original ``datasets`` entry (for the experiment's task) as our dataset entry."""
-    if not isinstance(spec, dict):
-        raise ConfigError(f"{where}: expected a mapping {{name: ..., type: ..., dir: ...}}")
-    unknown = set(spec) - _KEYS
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {sorted(unknown)} of an original dataset (keys: "
-            f"{', '.join(sorted(_KEYS))})"
-        )
+    check_keys(spec, where, "dataset", _KEYS)
     name = spec.get("name")
     if name not in TARGETS:
         raise ConfigError(

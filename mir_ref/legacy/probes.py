@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mir_ref.errors import ConfigError
+from mir_ref.legacy.keys import check_keys
 from mir_ref.legacy.notes import Notes
 
 _KEYS = (
@@ -90,13 +91,7 @@ def _hidden(spec: dict[str, Any], where: str, notes: Notes) -> list | str:
 def convert_probe(spec: Any, task_type: str, where: str) -> ConvertedProbe:
     """One original ``probes`` entry as our ``linear`` or ``mlp`` probe and its protocol;
     its notes are on the key path ``()`` (the probe entry)."""
-    if not isinstance(spec, dict):
-        raise ConfigError(f"{where}: expected a mapping {{type: classifier, ...}}")
-    unknown = sorted(set(spec) - set(_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {unknown} of an original probe (keys: {', '.join(_KEYS)})"
-        )
+    check_keys(spec, where, "probe", _KEYS)
     if spec.get("type", "classifier") != "classifier":
         raise ConfigError(f"{where}.type: {spec.get('type')!r}; the original had only classifier")
     options = {**_DEFAULTS, **spec}
