@@ -237,13 +237,17 @@ def windows(audio: np.ndarray, sample_rate: int, *, window_s: float, hop_s: floa
 
     Windows start every ``hop_s``; when the hops leave the end uncovered, one more window is
     aligned to the end, so every sample is seen and no window is zero-padded. Audio shorter
-    than one window becomes a single window of its own length.
+    than one window becomes a single window of its own length. The windows are a copy: a
+    model may write into its batch.
     """
     length = int(round(window_s * sample_rate))
     hop = max(1, int(round(hop_s * sample_rate)))
     if audio.shape[-1] <= length:
-        return audio[None, :]
-    starts = list(range(0, audio.shape[-1] - length + 1, hop))
-    if starts[-1] + length < audio.shape[-1]:
-        starts.append(audio.shape[-1] - length)
-    return np.stack([audio[start : start + length] for start in starts])
+        return audio[None, :].copy()
+    regular = np.lib.stride_tricks.sliding_window_view(audio, length, axis=-1)[::hop]
+    uncovered = (regular.shape[0] - 1) * hop + length < audio.shape[-1]
+    cut = np.empty((regular.shape[0] + uncovered, length), dtype=audio.dtype)
+    cut[: regular.shape[0]] = regular
+    if uncovered:
+        cut[-1] = audio[-length:]
+    return cut

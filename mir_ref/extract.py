@@ -81,8 +81,38 @@ def missing_models(experiment: Experiment, store: Store, unit: ExtractionUnit) -
     return missing
 
 
-def decode_unit(experiment: Experiment, unit: ExtractionUnit) -> tuple[np.ndarray, int]:
+class LastTrack:
+    """The last track decoded, kept for the next unit: a track's conditions follow one another
+    (:func:`mir_ref.plan.extraction_units`), so each track is decoded once, not once per
+    condition. Each caller gets its own copy (a deformation or a model may write into it)."""
+
+    MAX_BYTES = 256 * 2**20
+    """Longer tracks (~25 min of 44.1 kHz mono) are not kept: a copy would double the peak."""
+
+    def __init__(self) -> None:
+        self._kept: tuple[object, str, int | None, np.ndarray, int] | None = None
+
+    def audio(self, unit: ExtractionUnit) -> tuple[np.ndarray, int]:
+        """``unit.track.audio(...)`` at the dataset's rate, decoded once per run of units."""
+        rate = unit.dataset.audio_sample_rate
+        kept = self._kept
+        if kept is not None and kept[0] is unit.dataset and kept[1:3] == (unit.track.id, rate):
+            return kept[3].copy(), kept[4]
+        self._kept = None
+        audio, sample_rate = unit.track.audio(rate)
+        if audio.nbytes <= self.MAX_BYTES:
+            self._kept = (unit.dataset, unit.track.id, rate, audio.copy(), sample_rate)
+        return audio, sample_rate
+
+
+def decode_unit(
+    experiment: Experiment, unit: ExtractionUnit, *, last: LastTrack | None = None
+) -> tuple[np.ndarray, int]:
     """Decode (or generate) a unit's track and apply its condition's deformation.
+
+    Parameters
+    ----------
+    last : reuses the previous unit's decoded track when it is the same track.
 
     Returns
     -------
@@ -96,7 +126,10 @@ def decode_unit(experiment: Experiment, unit: ExtractionUnit) -> tuple[np.ndarra
         (:mod:`mir_ref.preflight`) and the caller embeds nothing for the unit.
     """
     try:
-        audio, sample_rate = unit.track.audio(unit.dataset.audio_sample_rate)
+        if last is None:
+            audio, sample_rate = unit.track.audio(unit.dataset.audio_sample_rate)
+        else:
+            audio, sample_rate = last.audio(unit)
     except MirRefError as error:
         from mir_ref.preflight import skip_or_raise
 

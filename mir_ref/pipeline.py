@@ -33,7 +33,7 @@ import threadpoolctl
 
 from mir_ref import progress
 from mir_ref.config import Experiment, ModelEntry
-from mir_ref.extract import decode_unit, embed_unit, entry_meta, missing_models
+from mir_ref.extract import LastTrack, decode_unit, embed_unit, entry_meta, missing_models
 from mir_ref.plan import ExtractionUnit
 from mir_ref.preflight import TrackSkipped
 from mir_ref.store import Store
@@ -89,7 +89,7 @@ _DEFERRED = object()
 
 
 def _claim(
-    experiment: Experiment, store: Store, unit: ExtractionUnit, *, blocking: bool
+    experiment: Experiment, store: Store, unit: ExtractionUnit, *, blocking: bool, last: LastTrack
 ) -> _Claim | object | None:
     """Lock and decode ``unit``: a claim, ``None`` when nothing is missing, or ``_DEFERRED``."""
     missing = missing_models(experiment, store, unit)
@@ -113,7 +113,7 @@ def _claim(
             for held in locks:
                 held.release()
             return None
-        audio, sample_rate = decode_unit(experiment, unit)
+        audio, sample_rate = decode_unit(experiment, unit, last=last)
     except BaseException as error:
         for held in locks:
             held.release()
@@ -138,23 +138,25 @@ def run_units(
     *,
     blocking: bool = False,
     advance: Any = None,
+    last: LastTrack | None = None,
 ) -> _Outcome:
     """Extract ``units`` in this process: read ahead, embed, write behind.
 
     With ``blocking`` false a unit whose keys another run holds is skipped and reported in
     ``deferred``; with ``blocking`` true its locks are waited for. ``advance()`` is called
-    once per unit handled.
+    once per unit handled. ``last`` keeps the last decoded track across calls.
     """
     outcome = _Outcome()
     if not units:
         return outcome
+    last = LastTrack() if last is None else last
     with (
         ThreadPoolExecutor(1, thread_name_prefix="mir_ref-read") as reader,
         ThreadPoolExecutor(1, thread_name_prefix="mir_ref-write") as writer,
     ):
         writes: collections.deque[Future] = collections.deque()
         upcoming: Future | None = reader.submit(
-            _claim, experiment, store, units[0], blocking=blocking
+            _claim, experiment, store, units[0], blocking=blocking, last=last
         )
         try:
             for position in range(len(units)):
@@ -162,7 +164,7 @@ def run_units(
                 upcoming = None
                 if position + 1 < len(units):
                     upcoming = reader.submit(
-                        _claim, experiment, store, units[position + 1], blocking=blocking
+                        _claim, experiment, store, units[position + 1], blocking=blocking, last=last
                     )
                 if advance is not None:
                     advance()
@@ -237,6 +239,7 @@ def _worker_init(experiment: Experiment) -> None:
     threadpoolctl.threadpool_limits(1)
     _WORKER["experiment"] = experiment
     _WORKER["store"] = Store.of(experiment)
+    _WORKER["last_track"] = LastTrack()
 
 
 def _worker_run(batch: list[tuple[int, int, Any, dict[str, str]]]) -> _Outcome:
@@ -245,7 +248,7 @@ def _worker_run(batch: list[tuple[int, int, Any, dict[str, str]]]) -> _Outcome:
         ExtractionUnit(experiment.datasets[d], experiment.conditions[c], track, keys)
         for d, c, track, keys in batch
     ]
-    return run_units(experiment, _WORKER["store"], units)
+    return run_units(experiment, _WORKER["store"], units, last=_WORKER["last_track"])
 
 
 def _portable(experiment: Experiment, unit: ExtractionUnit) -> tuple[int, int, Any, dict]:

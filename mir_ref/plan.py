@@ -80,12 +80,22 @@ class ExtractionUnit:
 
 
 def extraction_units(experiment: Experiment) -> list[ExtractionUnit]:
-    """Every (dataset, condition, track) with the embedding key of each model."""
+    """Every (dataset, condition, track) with the embedding key of each model.
+
+    Track by track: a track's conditions follow one another, so whoever extracts them in
+    order decodes the track once (:func:`mir_ref.extract.decode_unit` keeps the last one).
+    """
     seed = experiment.config.protocol.seed
     units = []
     for dataset in experiment.datasets:
-        for condition in experiment.conditions:
-            for track in condition_tracks(dataset, condition):
+        wanted = [
+            (condition, {track.id for track in condition_tracks(dataset, condition)})
+            for condition in experiment.conditions
+        ]
+        for track in dataset.tracks():
+            for condition, tracks in wanted:
+                if track.id not in tracks:
+                    continue
                 keys = {
                     model.id: embedding_key(model, track, condition, seed=seed)
                     for model in experiment.models

@@ -126,3 +126,49 @@ def test_an_entry_another_run_holds_is_waited_for_not_recomputed(tmp_path):
         timer.join()
     assert stats.computed == len(units) - 1
     assert np.array_equal(store.get(held_key), sentinel)
+
+
+@pytest.mark.parametrize(
+    ("samples", "starts"),
+    [(30, [0, 10, 20]), (35, [0, 10, 20, 25]), (10, [0]), (7, [0])],
+)
+def test_windows_cover_every_sample_without_padding(samples, starts):
+    from mir_ref.audio import windows
+
+    audio = np.arange(samples, dtype=np.float32)
+    cut = windows(audio, 10, window_s=1.0, hop_s=1.0)
+    expected = [audio[start : start + 10] for start in starts]
+    assert cut.shape == (len(starts), min(samples, 10))
+    np.testing.assert_array_equal(cut, np.stack(expected))
+    cut[...] = -1  # a model writing into its batch leaves the track alone
+    np.testing.assert_array_equal(audio, np.arange(samples, dtype=np.float32))
+
+
+def test_windows_overlap_with_a_shorter_hop():
+    from mir_ref.audio import windows
+
+    audio = np.arange(25, dtype=np.float32)
+    cut = windows(audio, 10, window_s=1.0, hop_s=0.5)
+    np.testing.assert_array_equal(cut[:, 0], [0, 5, 10, 15])
+
+
+def test_a_tracks_conditions_follow_one_another_and_decode_once(tmp_path, monkeypatch):
+    from mir_ref.datasets.base import Track
+
+    experiment = Experiment.from_config(config(tmp_path, workers=1))
+    units = extraction_units(experiment)
+    tracks = [unit.track.id for unit in units]
+    # Each track's units are contiguous: the track changes once per track.
+    changes = sum(a != b for a, b in zip(tracks, tracks[1:], strict=False))
+    assert changes == len(set(tracks)) - 1
+    decoded = []
+    original = Track.audio
+
+    def counting(self, *args, **kwargs):
+        decoded.append(self.id)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Track, "audio", counting)
+    with single_threaded():
+        extract(experiment)
+    assert sorted(decoded) == sorted(set(tracks))

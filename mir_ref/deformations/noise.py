@@ -33,13 +33,15 @@ def add_at_snr(audio: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarra
     audio, noise : same shape, ``[samples]`` or ``[channels, samples]``; ``noise`` must not
         be all zeros unless ``audio`` is.
     """
-    signal = audio.astype(np.float64)
-    signal_power = float(np.mean(signal**2)) if signal.size else 0.0
+    # In float64 throughout, without a float64 copy of the signal (a 3rd of the cost).
+    signal_power = float(np.mean(np.square(audio, dtype=np.float64))) if audio.size else 0.0
     if signal_power == 0.0:
         return audio.copy()
-    noise = noise.astype(np.float64)
-    noise *= math.sqrt(signal_power / 10 ** (snr_db / 10) / np.mean(noise**2))
-    return (signal + noise).astype(np.float32)
+    noise_power = np.mean(np.square(noise, dtype=np.float64))
+    scale = math.sqrt(signal_power / 10 ** (snr_db / 10) / noise_power)
+    mixed = np.multiply(noise, scale, dtype=np.float64)
+    mixed += audio
+    return mixed.astype(np.float32)
 
 
 @register("deformations", "white_noise")
