@@ -68,27 +68,7 @@ def check(experiment: Experiment, *, audio: bool = True) -> Preflight:
     found = Preflight()
     skip = experiment.config.execution.on_bad_audio == "skip"
     for dataset in experiment.datasets:
-        try:
-            tracks = dataset.tracks()
-        except DataError as error:
-            found.problems.append(str(error))
-            continue
-        if not tracks:
-            found.problems.append(
-                f"dataset '{dataset.name}' holds no tracks; check its path (or manifest)"
-            )
-            continue
-        found.problems.extend(_duplicate_ids(dataset, tracks))
-        bad_audio = _audio_problems(dataset, tracks) if audio else []
-        skipped: set[str] = set()
-        for track, reason in bad_audio:
-            if skip:
-                found.skips.append(_skip(dataset, track, reason))
-                skipped.add(track.id)
-            else:
-                found.problems.append(f"dataset '{dataset.name}', track '{track.id}': {reason}")
-        found.problems.extend(_label_problems(dataset, tracks))
-        _split_problems(dataset, skipped, found)
+        check_dataset(dataset, audio=audio, skip=skip, found=found)
     if found.skips:
         first = found.skips[0]
         log.warning(
@@ -102,6 +82,38 @@ def check(experiment: Experiment, *, audio: bool = True) -> Preflight:
         )
     for warning in found.warnings:
         log.warning("%s", warning)
+    return found
+
+
+def check_dataset(
+    dataset: Dataset, *, audio: bool = True, skip: bool = False, found: Preflight | None = None
+) -> Preflight:
+    """The checks of :func:`check` for one dataset, added to ``found`` (a new one if None).
+
+    ``skip``: bad audio becomes a skip rather than a problem (``on_bad_audio: skip``).
+    """
+    found = Preflight() if found is None else found
+    try:
+        tracks = dataset.tracks()
+    except DataError as error:
+        found.problems.append(str(error))
+        return found
+    if not tracks:
+        found.problems.append(
+            f"dataset '{dataset.name}' holds no tracks; check its path (or manifest)"
+        )
+        return found
+    found.problems.extend(_duplicate_ids(dataset, tracks))
+    bad_audio = _audio_problems(dataset, tracks) if audio else []
+    skipped: set[str] = set()
+    for track, reason in bad_audio:
+        if skip:
+            found.skips.append(_skip(dataset, track, reason))
+            skipped.add(track.id)
+        else:
+            found.problems.append(f"dataset '{dataset.name}', track '{track.id}': {reason}")
+    found.problems.extend(_label_problems(dataset, tracks))
+    _split_problems(dataset, skipped, found)
     return found
 
 

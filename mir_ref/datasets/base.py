@@ -118,25 +118,14 @@ class Dataset:
     def check(self, *, audio: bool = True) -> list[str]:
         """Problems that would stop a run, as messages (empty when all is well).
 
-        Checks that every task has tracks in every split and, with ``audio``, that every
-        file exists and its header decodes (cheap: no audio is read).
+        The run's own preflight for this dataset (:func:`mir_ref.preflight.check_dataset`):
+        tracks, unique ids, labels in the vocabulary, every task with tracks in every split
+        and two classes to train on, and, with ``audio``, every file's header (no audio is
+        read).
         """
-        problems = []
-        for task in self.tasks:
-            for split in SPLITS:
-                if not self.task_tracks(task, split):
-                    problems.append(
-                        f"dataset '{self.name}', task '{task}': the {split} split has no tracks; "
-                        f"check the split column or add tracks"
-                    )
-        if audio:
-            for track in self.tracks():
-                if track.audio_path is not None:
-                    try:
-                        audio_io.probe(track.audio_path)
-                    except DataError as error:
-                        problems.append(f"dataset '{self.name}', track '{track.id}': {error}")
-        return problems
+        from mir_ref.preflight import check_dataset
+
+        return check_dataset(self, audio=audio).problems
 
 
 def stratified_split(
