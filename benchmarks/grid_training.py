@@ -6,12 +6,13 @@ problem shaped like the demo's (300 tracks, 40 dimensions) and a larger one. "se
 (setting, seed) alone (:meth:`mir_ref.probes.base.Probe.fit_grid`); "batched" trains every
 (setting, seed) of one architecture as one stacked computation
 (:meth:`mir_ref.probes.torch_probes.TorchProbe.fit_grid`). Both select on the validation main
-metric; the script prints the times (wall clock, and this process's CPU time, which other jobs
-on a shared machine disturb far less: training runs on one thread), their ratios, the selected
-settings and the largest test metric difference.
+metric; the script prints the times (wall clock, and this process's CPU time), their ratios,
+the selected settings and the largest test metric difference.
 
 Run: ``python benchmarks/grid_training.py`` (``--quick``: the demo-sized problem only;
-``--probe mlp``: one probe only; ``--repeat 3``: the fastest of three alternating runs).
+``--probe mlp``: one probe only; ``--repeat 3``: the fastest of three alternating runs;
+``--threads 1 2``: time both sides with each ``execution.train_threads``, check that results
+do not change with it, and compare each side at its fastest).
 """
 
 from __future__ import annotations
@@ -42,11 +43,12 @@ def blobs(rng: np.random.Generator, n: int, dim: int, n_classes: int) -> tuple:
     return (centres[labels] + rng.normal(size=(n, dim))).astype(np.float32), labels
 
 
-def run(probe: Probe, batched: bool, data: dict, task: Task, epochs: int) -> tuple:
+def run(probe: Probe, batched: bool, data: dict, task: Task, epochs: int, threads: int) -> tuple:
     settings = expand_grid(probe, GRID, {"learning_rate": 1e-3, "weight_decay": 0.0})
     fit_grid = probe.fit_grid if batched else lambda *a, **k: Probe.fit_grid(probe, *a, **k)
     # As in the training stage: one thread-count switch around everything, so that the
-    # sequential loop does not pay a thread-pool rebuild (~20 ms) per fit.
+    # sequential loop does not pay a thread-pool rebuild (~20 ms) per fit. ``threads`` is
+    # `execution.train_threads`: stacks (batched) or lone fits (sequential) run at once.
     with OneThread():
         start, start_cpu = time.perf_counter(), time.process_time()
         fitted = fit_grid(
@@ -57,6 +59,7 @@ def run(probe: Probe, batched: bool, data: dict, task: Task, epochs: int) -> tup
             seeds=SEEDS,
             epochs=epochs,
             patience=20,
+            workers=threads,
         )
         seconds = time.perf_counter() - start, time.process_time() - start_cpu
     winner, _ = select(fitted, *data["validation"], task=task)
@@ -98,6 +101,14 @@ def main() -> None:
         help="time each side this many times, alternating, and keep the fastest (other jobs on "
         "a shared machine only ever slow a run down)",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="execution.train_threads values to time (e.g. 1 2): stacks, or lone fits, trained "
+        "at once in threads, one core each",
+    )
     args = parser.parse_args()
     epochs = 200
     probes = [
@@ -118,28 +129,44 @@ def main() -> None:
         }
         print(
             f"{problem}: {n} train items, dim {dim}, {n_classes} classes, batch_size 256, up to "
-            f"{epochs} epochs (patience 20), seeds {SEEDS}, torch threads 1"
+            f"{epochs} epochs (patience 20), seeds {SEEDS}, one intra-op thread per stack or fit"
         )
         for probe in probes:
-            sequential, batched = fastest(
-                [
-                    (run(probe, False, data, task, epochs), run(probe, True, data, task, epochs))
-                    for _ in range(args.repeat)
-                ]
-            )
-            print(
-                f"  {probe.label():>8}: {sequential[3]}-point grid × {len(SEEDS)} seeds: "
-                f"sequential {sequential[0][0]:.2f} s, batched {batched[0][0]:.2f} s, "
-                f"speed-up {sequential[0][0] / batched[0][0]:.1f}× (CPU time: "
-                f"{sequential[0][1]:.2f} s vs {batched[0][1]:.2f} s, "
-                f"{sequential[0][1] / batched[0][1]:.1f}×)"
-            )
-            same = "same" if sequential[1] == batched[1] else "DIFFERENT"
-            print(
-                f"            {same} selection {batched[1]}; test accuracy per seed "
-                f"{np.round(batched[2], 4).tolist()}, max |batched - sequential| "
-                f"{np.abs(sequential[2] - batched[2]).max():.4f}"
-            )
+            best: dict[str, tuple] = {}
+            for threads in args.threads:
+                sequential, batched = fastest(
+                    [
+                        (
+                            run(probe, False, data, task, epochs, threads),
+                            run(probe, True, data, task, epochs, threads),
+                        )
+                        for _ in range(args.repeat)
+                    ]
+                )
+                print(
+                    f"  {probe.label():>8}: {sequential[3]}-point grid × {len(SEEDS)} seeds, "
+                    f"train_threads {threads}: sequential {sequential[0][0]:.2f} s, batched "
+                    f"{batched[0][0]:.2f} s, speed-up {sequential[0][0] / batched[0][0]:.1f}× "
+                    f"(CPU time: {sequential[0][1]:.2f} s vs {batched[0][1]:.2f} s)"
+                )
+                same = "same" if sequential[1] == batched[1] else "DIFFERENT"
+                print(
+                    f"            {same} selection {batched[1]}; test accuracy per seed "
+                    f"{np.round(batched[2], 4).tolist()}, max |batched - sequential| "
+                    f"{np.abs(sequential[2] - batched[2]).max():.4f}"
+                )
+                for side, result in (("sequential", sequential), ("batched", batched)):
+                    if side in best and not np.array_equal(result[2], best[side][0][2]):
+                        print(f"            {side}: DIFFERENT test accuracy at {threads} threads")
+                    if side not in best or result[0][0] < best[side][0][0][0]:
+                        best[side] = (result, threads)
+            if len(args.threads) > 1:
+                (sequential, s_threads), (batched, b_threads) = best["sequential"], best["batched"]
+                print(
+                    f"            each at its fastest: sequential {sequential[0][0]:.2f} s "
+                    f"({s_threads} threads), batched {batched[0][0]:.2f} s ({b_threads} threads), "
+                    f"speed-up {sequential[0][0] / batched[0][0]:.1f}×"
+                )
 
 
 if __name__ == "__main__":

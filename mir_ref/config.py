@@ -100,6 +100,9 @@ class ExecutionConfig(_Section):
     on_bad_audio: Literal["error", "skip"] = "error"
     # float16 halves the cache's disk and read cost; its entries are kept apart from float32's.
     store_dtype: Literal["float32", "float16"] = "float32"
+    # Probe architectures of one grid (one stack each) trained at once, each in its own thread
+    # on one core; results do not depend on it. It pays off only with that many idle cores.
+    train_threads: int = Field(1, ge=1, description="probe stacks trained at once")
     # Ray only. `local` starts a private Ray instance on this machine; `auto` joins the cluster
     # this machine belongs to (`ray start`); `ray://host:port` connects through Ray Client.
     address: str = Field("local", pattern=r"^(local|auto|ray://.+|[^/\s]+:\d+)$")

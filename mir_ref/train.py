@@ -204,6 +204,7 @@ def _fit_grid(
     train_tracks: np.ndarray,
     validation_owner: np.ndarray,
     validation_tracks: np.ndarray,
+    workers: int = 1,
 ) -> _GridFit:
     """Every grid setting × seed of ``probe`` on one layer, and the winner's per-seed probes.
 
@@ -235,6 +236,7 @@ def _fit_grid(
         seeds=seeds,
         epochs=protocol.epochs,
         patience=protocol.patience,
+        workers=workers,
     )
     winner, values = select(fitted, x_validation, y_validation, task=task)
     selection = {
@@ -361,6 +363,7 @@ def train(experiment: Experiment, *, cell: tuple[str, str, str, str] | None = No
                                 train_tracks=fit_labels["train"],
                                 validation_owner=fit_items["validation"].owner,
                                 validation_tracks=fit_labels["validation"],
+                                workers=experiment.config.execution.train_threads,
                             )
                         except MirRefError as error:
                             trained_on = "" if group is groups[0] else f" ({group.labels[0]})"

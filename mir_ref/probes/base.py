@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -70,37 +71,43 @@ class Probe:
         seeds: list[int],
         epochs: int = 200,
         patience: int = 20,
+        workers: int = 1,
     ) -> list[list[Probe | None]]:
         """One fitted probe per setting × seed: ``result[setting][seed]``.
 
         A setting maps probe fields (e.g. ``hidden``) and :attr:`grid_parameters` (e.g.
-        ``learning_rate``) to values. This default fits each combination in turn; probes that
-        can batch the grid override it. A combination whose training failed with a
-        :class:`~mir_ref.errors.ComponentError` (e.g. a diverging loss) gives ``None``.
+        ``learning_rate``) to values. This default fits each combination alone, up to
+        ``workers`` of them at once in threads; probes that can batch the grid override it.
+        A combination whose training failed with a :class:`~mir_ref.errors.ComponentError`
+        (e.g. a diverging loss) gives ``None``.
         """
-        fitted: list[list[Probe | None]] = []
-        for setting in settings:
+
+        def fit(combination: tuple[dict[str, Any], int]) -> Probe | None:
+            setting, seed = combination
             options = {k: v for k, v in setting.items() if k in self.grid_parameters}
             fields = {k: v for k, v in setting.items() if k not in self.grid_parameters}
-            row: list[Probe | None] = []
-            for seed in seeds:
-                probe = dataclasses.replace(self, **fields)  # type: ignore[type-var]
-                try:
-                    probe.fit(
-                        x_train,
-                        y_train,
-                        x_validation,
-                        y_validation,
-                        task=task,
-                        seed=seed,
-                        epochs=epochs,
-                        patience=patience,
-                        **options,
-                    )
-                except ComponentError as error:
-                    logger.warning("%s", error)
-                    row.append(None)
-                    continue
-                row.append(probe)
-            fitted.append(row)
-        return fitted
+            probe = dataclasses.replace(self, **fields)  # type: ignore[type-var]
+            try:
+                probe.fit(
+                    x_train,
+                    y_train,
+                    x_validation,
+                    y_validation,
+                    task=task,
+                    seed=seed,
+                    epochs=epochs,
+                    patience=patience,
+                    **options,
+                )
+            except ComponentError as error:
+                logger.warning("%s", error)
+                return None
+            return probe
+
+        combinations = [(setting, seed) for setting in settings for seed in seeds]
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                probes = list(pool.map(fit, combinations))
+        else:
+            probes = [fit(combination) for combination in combinations]
+        return [probes[row * len(seeds) : (row + 1) * len(seeds)] for row in range(len(settings))]

@@ -16,6 +16,7 @@ import dataclasses
 import json
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -239,30 +240,47 @@ class TorchProbe(Probe):
         seeds: list[int],
         epochs: int = 200,
         patience: int = 20,
+        workers: int = 1,
     ) -> list[list[Probe | None]]:
         """Every setting × seed, trained as one batched computation per architecture.
 
         Settings that share the architecture (all keys but ``learning_rate`` and
         ``weight_decay``) form one :func:`~mir_ref.probes.stacked.train_stacked` call; a
         setting whose loss diverged gives ``None``. See :meth:`Probe.fit_grid`.
+
+        With ``workers`` > 1, up to that many architectures' stacks train at once, each in
+        its own thread on one intra-op thread (torch releases the GIL inside its operations).
+        Each stack holds the same networks whatever ``workers`` is, so results are
+        bit-identical across values. Intra-op threads were measured and not used: they pay an
+        OpenMP barrier per operation, which made a 2-core run ~30× slower once another process
+        used a core. Splitting one architecture's networks over several stacks was measured
+        too: slower than intra-op threads on idle cores (the threads contend for the GIL), and
+        MKL rounds batched products of other batch sizes differently in the last bits.
         """
         by_architecture: dict[str, list[int]] = {}
         for index, setting in enumerate(settings):
             architecture = {k: v for k, v in setting.items() if k not in self.grid_parameters}
             by_architecture.setdefault(json.dumps(architecture, sort_keys=True), []).append(index)
-        fitted: list[list[Probe | None]] = [[None] * len(seeds) for _ in settings]
-        for architecture, members in by_architecture.items():
-            variant = dataclasses.replace(self, **json.loads(architecture))
+        # One stack per architecture: a probe variant and its networks' (setting, seed) indices.
+        jobs = [
+            (
+                dataclasses.replace(self, **json.loads(architecture)),
+                [(index, seed) for index in members for seed in range(len(seeds))],
+            )
+            for architecture, members in by_architecture.items()
+        ]
+
+        def train(job: tuple[TorchProbe, list[tuple[int, int]]]) -> list[TorchProbe | None]:
+            variant, networks = job
             stack = [
                 Setting(
                     float(settings[index].get("learning_rate", 1e-3)),
                     float(settings[index].get("weight_decay", 0.0)),
-                    int(seed),
+                    int(seeds[seed]),
                 )
-                for index in members
-                for seed in seeds
+                for index, seed in networks
             ]
-            probes = variant._fit_stack(
+            return variant._fit_stack(
                 x_train,
                 y_train,
                 x_validation,
@@ -273,9 +291,24 @@ class TorchProbe(Probe):
                 patience=patience,
                 strict=False,
             )
-            for position, probe in enumerate(probes):
-                index, seed_index = divmod(position, len(seeds))
-                fitted[members[index]][seed_index] = probe
+
+        with OneThread():
+            if workers == 1:
+                results = [train(job) for job in jobs]
+            else:
+                # The largest stacks first, so that the threads finish together.
+                dim = np.shape(self._windows(x_train))[-1]
+                order = sorted(
+                    range(len(jobs)),
+                    key=lambda j: -len(jobs[j][1]) * sum(jobs[j][0].hidden_sizes(dim, dim) or [1]),
+                )
+                with ThreadPoolExecutor(workers) as pool:
+                    done = dict(zip(order, pool.map(train, [jobs[j] for j in order]), strict=True))
+                results = [done[j] for j in range(len(jobs))]
+        fitted: list[list[Probe | None]] = [[None] * len(seeds) for _ in settings]
+        for (_, networks), probes in zip(jobs, results, strict=True):
+            for (index, seed), probe in zip(networks, probes, strict=True):
+                fitted[index][seed] = probe
         return fitted
 
     def _fit_stack(
