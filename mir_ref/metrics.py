@@ -12,11 +12,10 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterator
 
-import mir_eval
 import numpy as np
-import scipy.stats
-import sklearn.metrics
 
+# sklearn.metrics, scipy.stats and mir_eval are imported inside the metrics that use them:
+# together ~1 s of imports, which a warm rerun (no metric computed) would otherwise pay.
 from mir_ref.errors import ConfigError
 from mir_ref.registry import available, lookup, register
 from mir_ref.tasks import TASK_TYPES, Task
@@ -70,6 +69,8 @@ def _predicted_classes(y_score: np.ndarray) -> np.ndarray:
 @metric("accuracy", "multiclass", "key")
 def accuracy(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
     """Fraction of items whose highest-scoring class is the true class."""
+    import sklearn.metrics
+
     return float(sklearn.metrics.accuracy_score(y_true, _predicted_classes(y_score)))
 
 
@@ -87,6 +88,8 @@ def balanced_accuracy(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> fl
 
     Predictions of classes absent from ``y_true`` count as errors, nothing more.
     """
+    import sklearn.metrics
+
     with warnings.catch_warnings():
         # sklearn warns when predictions name a class that y_true lacks; that is expected.
         warnings.simplefilter("ignore", UserWarning)
@@ -112,6 +115,8 @@ def f1_macro(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
     (sklearn's default), rather than scored 0, so that a test split lacking a rare class is
     not penalised; a class predicted but never true scores 0.
     """
+    import sklearn.metrics
+
     return float(
         sklearn.metrics.f1_score(
             y_true, _predicted_classes(y_score), average="macro", zero_division=0
@@ -151,6 +156,8 @@ def roc_auc(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
     Tags that are all positive or all negative in ``y_true`` have no ROC curve and are
     skipped; NaN when no tag can be scored.
     """
+    import sklearn.metrics
+
     return _macro_over_scorable_tags(y_true, y_score, sklearn.metrics.roc_auc_score)
 
 
@@ -177,6 +184,8 @@ def pr_auc(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
     Tags that are all positive or all negative in ``y_true`` are skipped; NaN when no tag
     can be scored.
     """
+    import sklearn.metrics
+
     return _macro_over_scorable_tags(y_true, y_score, sklearn.metrics.average_precision_score)
 
 
@@ -243,6 +252,8 @@ def mirex_key(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
     Computed per item by ``mir_eval.key.weighted_score`` (the fifth counts when the estimate
     is a perfect fifth above the reference, in the same mode).
     """
+    import mir_eval
+
     names = [_mir_eval_key(name) for name in task.classes]
     scores = [
         mir_eval.key.weighted_score(names[reference], names[estimate])
@@ -255,6 +266,8 @@ def mirex_key(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
 def _mirex_key_resampled(
     y_true: np.ndarray, y_score: np.ndarray, task: Task, indices: np.ndarray
 ) -> np.ndarray:
+    import mir_eval
+
     names = [_mir_eval_key(name) for name in task.classes]
     per_item = np.array(
         [
@@ -270,6 +283,8 @@ def _mirex_key_resampled(
 @metric("r2", "regression")
 def r2(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
     """Coefficient of determination R² (1 is perfect; 0 is predicting the mean)."""
+    import sklearn.metrics
+
     return float(sklearn.metrics.r2_score(np.ravel(y_true), np.ravel(y_score)))
 
 
@@ -289,6 +304,8 @@ def _r2_resampled(
 @metric("pearson", "regression")
 def pearson(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
     """Pearson correlation between true and predicted values (NaN if either is constant)."""
+    import scipy.stats
+
     with warnings.catch_warnings():
         # A constant input has no correlation; scipy warns and returns NaN, which we report.
         warnings.simplefilter("ignore", scipy.stats.ConstantInputWarning)

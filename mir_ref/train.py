@@ -28,7 +28,6 @@ from mir_ref.plan import component_material, embedding_key
 from mir_ref.probes.bags import Bags
 from mir_ref.probes.base import Probe
 from mir_ref.probes.selection import expand_grid, select
-from mir_ref.probes.torch_probes import OneThread
 from mir_ref.store import Store, atomic_write, cache_key
 from mir_ref.tasks import Task
 
@@ -255,6 +254,29 @@ def _labels(task: Task, tracks: list[Track]) -> np.ndarray:
     return task.encode([t.labels[task.name] for t in tracks], track_ids=[t.id for t in tracks])
 
 
+class _OneThreadOnceNeeded:
+    """:class:`~mir_ref.probes.torch_probes.OneThread`, entered when a probe is first trained:
+    a rerun that trains nothing never imports torch (over a second of a warm rerun)."""
+
+    def __init__(self) -> None:
+        self._context = None
+
+    def enter(self) -> None:
+        """Switch to one thread, once."""
+        if self._context is None:
+            from mir_ref.probes.torch_probes import OneThread
+
+            self._context = OneThread()
+            self._context.__enter__()
+
+    def __enter__(self) -> _OneThreadOnceNeeded:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._context is not None:
+            self._context.__exit__(*exc_info)
+
+
 def train(experiment: Experiment, *, cell: tuple[str, str, str, str] | None = None) -> list[Path]:
     """Train every probe × seed on every (dataset, task, model, layer); write predictions.
 
@@ -284,7 +306,7 @@ def train(experiment: Experiment, *, cell: tuple[str, str, str, str] | None = No
     trained_by = protocol.model_dump(exclude={"seed", "n_bootstrap", "train_fraction"})
     trained_by["seeds"] = seeds
     # One thread-count switch for the whole stage instead of one per fit and per predict.
-    with progress.bar("train", total) as advance, OneThread():
+    with progress.bar("train", total) as advance, _OneThreadOnceNeeded() as one_thread:
         for dataset, task, model in jobs:
             where = f"dataset '{dataset.name}', task '{task.name}', model '{model.id}'"
             groups, test = _task_splits(experiment, dataset, task.name, model)
@@ -292,6 +314,7 @@ def train(experiment: Experiment, *, cell: tuple[str, str, str, str] | None = No
             # Read the embeddings only when a probe is trained: a rerun skips them all.
             @functools.cache
             def inputs(groups=groups, test=test, task=task, where=where) -> tuple:
+                one_thread.enter()
                 items = [
                     {n: _features(store, split, pooling, where) for n, split in g.fit.items()}
                     for g in groups

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -404,3 +406,20 @@ def test_knn_probe_is_exact_on_its_training_items_and_learns_blobs(rng):
     values = rng.normal(size=len(train[0]))
     regression = KNNProbe(k=[3]).fit(train[0], values, validation[0], values[:200], task=REGRESSION)
     assert regression.predict(x_test).shape == (len(x_test),)
+
+
+def test_resolving_a_config_does_not_import_torch():
+    # Every run resolves its config (probes included); a warm rerun trains nothing, and
+    # importing torch would be over a second of it.
+    code = (
+        "import sys\n"
+        "from mir_ref import registry\n"
+        "for kind in registry.KINDS:\n"
+        "    registry.available(kind)\n"
+        "registry.build('probes', {'type': 'mlp', 'hidden': [8]}, where='probes[0]')\n"
+        "print('torch' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"

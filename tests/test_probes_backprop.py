@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from mir_ref.probes import backprop
-from mir_ref.probes.stacked import StackedNetwork, per_network_loss
+from mir_ref.probes import _backprop as backprop
+from mir_ref.probes._stacked import StackedNetwork, per_network_loss
 
 
 def _targets(task_type: str, n_networks: int, n: int, out: int, generator: torch.Generator):

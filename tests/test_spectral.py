@@ -124,3 +124,4 @@ def test_embedding_does_not_import_librosa():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+

@@ -14,12 +14,15 @@ import math
 import os
 from typing import TYPE_CHECKING, Any
 
-from mir_ref.store import Store
+from mir_ref.store import Store, cache_key
 
 if TYPE_CHECKING:
     from mir_ref.config import Experiment, ModelEntry
 
 log = logging.getLogger(__name__)
+
+_COUNTS_FILE = ".parameter_counts.json"
+"""Beside ``models.json``: parameter counts by component key, so a rerun does not recount."""
 
 
 def _finite(value: Any) -> float | None:
@@ -57,8 +60,14 @@ def _parameters(model: Any) -> int | None:
     return None if count is None else int(count)
 
 
-def model_info(experiment: Experiment, entry: ModelEntry, store: Store) -> dict[str, Any]:
-    """The ``models.json`` record of one configured model (without the speed)."""
+def model_info(
+    experiment: Experiment, entry: ModelEntry, store: Store, *, counts: dict[str, int | None]
+) -> dict[str, Any]:
+    """The ``models.json`` record of one configured model (without the speed).
+
+    ``counts``: parameter counts by component key, filled in as they are computed; counting
+    may build the network (CREPE's imports torch), which a warm rerun should not pay for.
+    """
     model = entry.model
     try:
         hop_s = _finite(model.frame_hop_s)
@@ -75,8 +84,17 @@ def model_info(experiment: Experiment, entry: ModelEntry, store: Store) -> dict[
         "frame_hop_s": hop_s,
         "frame_rate_hz": None if not hop_s else round(1 / hop_s, 4),
         "layers": sizes,
-        "parameters": _parameters(model),
+        "parameters": _parameter_count(entry, counts),
     }
+
+
+def _parameter_count(entry: ModelEntry, counts: dict[str, int | None]) -> int | None:
+    from mir_ref.plan import component_material
+
+    key = cache_key(component_material(entry.model, entry.type))
+    if key not in counts:
+        counts[key] = _parameters(entry.model)
+    return counts[key]
 
 
 def write_models_json(experiment: Experiment, speed: dict[str, list[float]]) -> None:
@@ -89,10 +107,12 @@ def write_models_json(experiment: Experiment, speed: dict[str, list[float]]) -> 
     """
     path = experiment.output_dir / "models.json"
     previous = json.loads(path.read_text()) if path.is_file() else {}
+    counts_path = experiment.output_dir / _COUNTS_FILE
+    counts = json.loads(counts_path.read_text()) if counts_path.is_file() else {}
     store = Store.of(experiment)
     records = {}
     for entry in experiment.models:
-        record = model_info(experiment, entry, store)
+        record = model_info(experiment, entry, store, counts=counts)
         audio_s, compute_s = speed.get(entry.name, (0.0, 0.0))
         if compute_s > 0:
             record["extraction"] = {
@@ -108,3 +128,4 @@ def write_models_json(experiment: Experiment, speed: dict[str, list[float]]) -> 
         records[entry.name] = record
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(records, indent=2) + "\n")
+    counts_path.write_text(json.dumps(counts, indent=2, sort_keys=True) + "\n")

@@ -1,7 +1,7 @@
 """Linear and MLP probes trained with PyTorch (Adam, early stopping on validation loss).
 
 Both probes share one implementation: a ``linear`` probe is an MLP without hidden layers, and
-a single fit is a stack of one network (:mod:`mir_ref.probes.stacked`), so that a grid of
+a single fit is a stack of one network (:mod:`mir_ref.probes._stacked`), so that a grid of
 settings × seeds trains as one batched computation with the same code. With ``pool`` set, a
 probe learns from whole tracks given as bags of windows, pooled inside the network (mean, or
 learned attention). Training never touches
@@ -18,17 +18,23 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import torch
 
 from mir_ref.errors import ComponentError, ConfigError
 from mir_ref.probes.bags import Bags
 from mir_ref.probes.base import Probe
-from mir_ref.probes.stacked import Setting, train_stacked
 from mir_ref.registry import register
 from mir_ref.tasks import Task
+
+# torch (and the stack trainer, which needs it) is imported where used: registering the
+# probes, as resolving any config does, would otherwise cost every run ~1.3 s, a warm rerun
+# included.
+if TYPE_CHECKING:
+    import torch
+
+    from mir_ref.probes._stacked import Setting
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +71,8 @@ class OneThread:
     _saved = 1
 
     def __enter__(self) -> None:
+        import torch
+
         with OneThread._lock:
             if OneThread._depth == 0:
                 OneThread._saved = torch.get_num_threads()
@@ -73,6 +81,8 @@ class OneThread:
             OneThread._depth += 1
 
     def __exit__(self, *exc_info: object) -> None:
+        import torch
+
         with OneThread._lock:
             OneThread._depth -= 1
             if OneThread._depth == 0 and torch.get_num_threads() != OneThread._saved:
@@ -90,7 +100,7 @@ def _diverged(
 
 
 class TorchProbe(Probe):
-    """Shared training of the ``linear`` and ``mlp`` probes (see :mod:`mir_ref.probes.stacked`).
+    """Shared training of the ``linear`` and ``mlp`` probes (see :mod:`mir_ref.probes._stacked`).
 
     Subclasses are dataclasses that provide ``hidden``, ``dropout``, ``batch_norm``,
     ``batch_size``, ``pool`` and ``name``.
@@ -213,6 +223,8 @@ class TorchProbe(Probe):
         ComponentError
             Non-finite embeddings or labels, mismatched shapes, or a loss that diverged.
         """
+        from mir_ref.probes._stacked import Setting
+
         setting = Setting(learning_rate, weight_decay, int(seed))
         [fitted] = self._fit_stack(
             x_train,
@@ -245,7 +257,7 @@ class TorchProbe(Probe):
         """Every setting × seed, trained as one batched computation per architecture.
 
         Settings that share the architecture (all keys but ``learning_rate`` and
-        ``weight_decay``) form one :func:`~mir_ref.probes.stacked.train_stacked` call; a
+        ``weight_decay``) form one :func:`~mir_ref.probes._stacked.train_stacked` call; a
         setting whose loss diverged gives ``None``. See :meth:`Probe.fit_grid`.
 
         With ``workers`` > 1, up to that many architectures' stacks train at once, each in
@@ -269,6 +281,8 @@ class TorchProbe(Probe):
             )
             for architecture, members in by_architecture.items()
         ]
+
+        from mir_ref.probes._stacked import Setting
 
         def train(job: tuple[TorchProbe, list[tuple[int, int]]]) -> list[TorchProbe | None]:
             variant, networks = job
@@ -326,6 +340,10 @@ class TorchProbe(Probe):
     ) -> list[TorchProbe | None]:
         """One fitted copy of this probe per setting; ``None`` (or, if ``strict``, an error)
         where the loss diverged."""
+        import torch
+
+        from mir_ref.probes._stacked import train_stacked
+
         probe = self.label()
         for setting in settings:
             if epochs < 1 or patience < 1 or setting.learning_rate <= 0 or setting.weight_decay < 0:
@@ -422,6 +440,8 @@ class TorchProbe(Probe):
         """
         if not hasattr(self, "network_"):
             raise ComponentError(f"probe '{self.label()}' is not fitted; call fit() first")
+        import torch
+
         inputs, mask = self._network_input(self._check_input(x, "x", dim=len(self.mean_)))
         with torch.no_grad(), OneThread():
             outputs = self.network_.forward(inputs, mask=mask)[0]
@@ -453,6 +473,8 @@ class TorchProbe(Probe):
 
     def _network_input(self, x: np.ndarray | Bags) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Standardised network input and, for attention, the mask of real windows."""
+        import torch
+
         if not isinstance(x, Bags):
             return torch.from_numpy(self._standardise(x)), None
         padded, mask = Bags(self._standardise(x.windows), x.owner).padded()

@@ -1,6 +1,6 @@
 """Hand-written training step of a stack of plain networks: losses and the gradient.
 
-A *plain* stack (:class:`~mir_ref.probes.stacked.StackedNetwork` without batch norm or
+A *plain* stack (:class:`~mir_ref.probes._stacked.StackedNetwork` without batch norm or
 attention pooling: affine layers, ReLU and optional dropout) does not need autograd: its
 backward pass is a few batched matrix products. Writing it out lets the step
 
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import torch
 
 if TYPE_CHECKING:
-    from mir_ref.probes.stacked import StackedNetwork
+    from mir_ref.probes._stacked import StackedNetwork
 
 
 def is_plain(network: StackedNetwork) -> bool:
@@ -40,7 +40,7 @@ def losses_and_gradient(
         from its generators in the same order and shape as its ``forward`` draws them.
     inputs : ``[C, n, in]`` each network's items, or ``[n, in]`` items shared by all.
     targets : ``[C, n]`` or ``[n]`` int64 classes, or ``[C, n, out]`` or ``[n, out]`` float32.
-    task_type : picks the loss, as :func:`~mir_ref.probes.stacked.per_network_loss`.
+    task_type : picks the loss, as :func:`~mir_ref.probes._stacked.per_network_loss`.
 
     Returns
     -------

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as functional
 
-from mir_ref.probes import backprop
+from mir_ref.probes import _backprop as backprop
 
 # Adam's constants, as torch.optim.Adam's defaults.
 _BETA1, _BETA2, _EPSILON = 0.9, 0.999, 1e-8
@@ -322,7 +322,7 @@ def train_stacked(
     Networks that stop (early stopping or a non-finite loss) leave the stack at the end of
     the epoch, so the stack costs no more arithmetic than training each network alone.
     Plain stacks (no batch norm, no attention) take the hand-written step of
-    :mod:`mir_ref.probes.backprop`; the others, autograd.
+    :mod:`mir_ref.probes._backprop`; the others, autograd.
 
     Parameters
     ----------
