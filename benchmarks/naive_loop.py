@@ -131,11 +131,11 @@ def _max_difference(a: dict, b: dict) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer tracks")
-    parser.add_argument("--tracks", type=int, help="tracks (default 100; quick 20)")
+    parser.add_argument("--tracks", type=int, help="tracks (default 80; quick 20)")
     parser.add_argument("--duration-s", type=float, default=30.0, help="seconds per track")
     parser.add_argument("--workers", type=int, default=2, help="our processes (= cores)")
     args = parser.parse_args()
-    tracks = args.tracks or (20 if args.quick else 100)
+    tracks = args.tracks or (20 if args.quick else 80)
 
     from mir_ref.config import Experiment
     from mir_ref.extract import extract

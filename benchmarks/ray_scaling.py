@@ -4,8 +4,8 @@ Runs the demo config (``--quick``: the demo with a smaller synthetic set) four w
 cold cache, one after the other in this process:
 
 - local extraction, ``execution.workers: 2`` (the local streaming pipeline);
-- Ray extraction with 2 workers and with 1 worker, on a local Ray instance with this
-  machine's cores (started once; its start-up time is printed apart);
+- Ray extraction with 2 workers and (``--scaling`` or ``--full``) with 1 worker, on a local
+  Ray instance with this machine's cores (started once; its start-up time is printed apart);
 - the training stage, local and on Ray (one task per dataset × task × model × layer), on the
   2-worker caches.
 
@@ -77,8 +77,12 @@ def main() -> None:
     # `make bench` may spend on one script.
     size.add_argument("--quick", action="store_true", help="a smaller synthetic set (default)")
     size.add_argument("--full", action="store_true", help="configs/demo.yml as is")
+    parser.add_argument(
+        "--scaling", action="store_true", help="also Ray with 1 worker (+~75 s; --full implies it)"
+    )
     args = parser.parse_args()
     args.quick = not args.full
+    args.scaling = args.scaling or args.full
     progress.set_enabled(False)
     logging.basicConfig(level=logging.WARNING)
     cpus = os.cpu_count() or 1
@@ -97,7 +101,8 @@ def main() -> None:
         times["ray start"] = time.perf_counter() - start
         try:
             times["ray extract, 2 workers"] = timed(stages.extract, on_ray)
-            times["ray extract, 1 worker"] = timed(stages.extract, on_ray_1)
+            if args.scaling:
+                times["ray extract, 1 worker"] = timed(stages.extract, on_ray_1)
             times["local train"] = timed(stages.train, local)
             times["ray train"] = timed(stages.train, on_ray)
         finally:
@@ -106,9 +111,11 @@ def main() -> None:
     print(f"{'demo (quick)' if args.quick else 'demo'} on {cpus} cores")
     for name, seconds in times.items():
         print(f"  {name:<24} {seconds:7.1f} s")
-    ray_2, ray_1 = times["ray extract, 2 workers"], times["ray extract, 1 worker"]
-    ratios = {
-        "extraction, Ray 1 worker / 2 workers": ray_1 / ray_2,
+    ray_2 = times["ray extract, 2 workers"]
+    ratios = {}
+    if args.scaling:
+        ratios["extraction, Ray 1 worker / 2 workers"] = times["ray extract, 1 worker"] / ray_2
+    ratios |= {
         "extraction, Ray 2 workers / local 2": ray_2 / times["local extract"],
         "training, Ray / local": times["ray train"] / times["local train"],
         "extract + train, Ray / local": (ray_2 + times["ray train"])
