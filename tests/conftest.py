@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -85,3 +87,12 @@ def embed_calls(monkeypatch) -> dict:
 
         monkeypatch.setattr(cls, "embed", counted)
     return calls
+
+
+def imports_in_fresh_interpreter(code: str, module: str) -> bool:
+    """Whether running ``code`` in a new Python process imports ``module``."""
+    check = f"{code}\nimport sys\nprint({module!r} in sys.modules)\n"
+    result = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip().splitlines()[-1] == "True"
