@@ -23,12 +23,15 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# Headless Chromium (Debian package `chromium`) for the report's browser test; a no-op when it
-# is installed. Without it, tests/test_report_browser.py skips.
+# Headless Chromium and its ChromeDriver (Debian packages `chromium` and `chromium-driver`,
+# built from one source and upgraded together) for the report's browser test, which Selenium
+# (requirements-dev.txt) drives; a no-op when both are installed. Without them,
+# tests/test_report_browser.py skips.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser:
-	command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+	command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		$(SUDO) apt-get install -y -qq chromium chromium-driver; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -1,8 +1,9 @@
 """The report as a reader sees it: opened in headless Chromium, with no errors, no requests
 beyond the page itself, every image drawn and every section with data present.
 
-Chromium comes from the Debian package ``chromium`` (``make browser`` installs it). Without it
-these tests skip, unless ``MIR_REF_REQUIRE_CHROMIUM=1`` (set by CI) makes that a failure.
+Chromium and its driver come from the Debian packages ``chromium`` and ``chromium-driver``
+(``make browser`` installs both), driven by Selenium. Without them these tests skip, unless
+``MIR_REF_REQUIRE_CHROMIUM=1`` (set by CI) makes that a failure.
 Screenshots are kept next to the page, ``report/screenshot.png``, as test artifacts.
 """
 
@@ -19,13 +20,13 @@ from mir_ref.cli import app
 from mir_ref.config import Experiment
 from mir_ref.report.build import write_report
 from mir_ref.stages import run_all
-from tests.chromium import Browser, find_chromium
+from tests.browser import Browser, find_chromium, processes_using
 from tests.report_run import ALL_SECTIONS, make_run_folder
 
 if find_chromium() is None:
     if os.environ.get("MIR_REF_REQUIRE_CHROMIUM") == "1":
-        raise RuntimeError("MIR_REF_REQUIRE_CHROMIUM=1 but Chromium is not installed")
-    pytest.skip("Chromium is not installed (make browser)", allow_module_level=True)
+        raise RuntimeError("MIR_REF_REQUIRE_CHROMIUM=1 but Chromium or ChromeDriver is missing")
+    pytest.skip("Chromium or ChromeDriver is missing (make browser)", allow_module_level=True)
 
 IMAGES = "Array.from(document.images).map(image => [image.naturalWidth, image.naturalHeight])"
 SECTIONS = "Array.from(document.querySelectorAll('section')).map(section => section.id)"
@@ -76,6 +77,30 @@ def test_the_harness_sees_console_errors_failed_requests_and_broken_images(tmp_p
     assert any("boom" in message for message in report.console_errors)
     assert report.failed_requests
     assert images == [[0, 0]]
+
+
+def test_the_harness_sees_uncaught_exceptions_and_a_clean_page_as_clean(tmp_path):
+    thrown = tmp_path / "thrown.html"
+    thrown.write_text("<!doctype html><script>throw new Error('kaboom')</script>")
+    clean = tmp_path / "clean.html"
+    clean.write_text("<!doctype html><p>fine</p>")
+    with Browser() as browser:
+        assert any("kaboom" in message for message in browser.load(thrown.as_uri()).console_errors)
+        # The first page's errors are not carried over to the next.
+        report = browser.load(clean.as_uri())
+    assert report.console_errors == [] and report.failed_requests == []
+
+
+def test_no_browser_process_outlives_the_harness_when_a_test_fails(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text("<!doctype html><p>fine</p>")
+    with pytest.raises(AssertionError), Browser() as browser:
+        browser.load(page.as_uri())
+        profile = browser.profile
+        assert processes_using(profile)
+        raise AssertionError("a failing check inside the browser block")
+    assert processes_using(profile) == []
+    assert not Path(profile).exists()
 
 
 @pytest.mark.slow
