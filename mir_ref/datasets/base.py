@@ -31,6 +31,9 @@ class Track:
     identity : what makes this audio unique (for cache keys); derived from the file's path,
         size and modification time when empty.
     offset_s, duration_s : read only this part of the file.
+    group : what ties this track to others that must stay in one split and be resampled
+        together by the bootstrap (an artist, a singer, a song), or ``None`` when the track
+        stands alone.
     """
 
     id: str
@@ -40,6 +43,7 @@ class Track:
     identity: str = ""
     offset_s: float = 0.0
     duration_s: float | None = None
+    group: str | None = None
 
     def __post_init__(self) -> None:
         if not self.identity and self.audio_path is not None:
