@@ -116,6 +116,7 @@ class Corpus(Dataset):
         return self._tracks_by_split
 
     def absent_tracks(self) -> dict[str, int]:
+        """Split → tracks left out because their audio file is absent (a partial download)."""
         return dict(self._absent)
 
     def _present(self, splits: dict[str, list[Track]]) -> dict[str, list[Track]]:

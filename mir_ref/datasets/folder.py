@@ -14,18 +14,15 @@ drawn split then places whole groups, and the bootstrap resamples them.
 from __future__ import annotations
 
 import csv
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from mir_ref.datasets.base import Track, stratified_split
 from mir_ref.datasets.corpus import Corpus
-from mir_ref.datasets.splitting import grouped_split, groups_across_splits
+from mir_ref.datasets.splitting import grouped_split, warn_of_groups_across_splits
 from mir_ref.errors import DataError
 from mir_ref.registry import register
 from mir_ref.tasks import Task
-
-logger = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au")
 _SPLIT_FOLDERS = {
@@ -86,17 +83,7 @@ class FolderDataset(Corpus):
                 for split, root in split_roots.items()
             }
             self._group(out)
-            crossing = groups_across_splits(out)
-            if crossing:
-                group, names = next(iter(crossing.items()))
-                logger.warning(
-                    "dataset '%s': %d groups have files in several split folders (first: '%s' "
-                    "in %s); the folders' splits are kept as they are",
-                    self.name,
-                    len(crossing),
-                    group,
-                    " and ".join(names),
-                )
+            warn_of_groups_across_splits(out, where=f"dataset '{self.name}', split folders")
             return out
         tracks = self._tracks(self.path, prefix="")
         self._group({"all": tracks})

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,14 +38,12 @@ from mir_ref.datasets.corpus import apply_track_options, check_track_options
 from mir_ref.datasets.splitting import (
     fold_splits,
     grouped_split,
-    groups_across_splits,
     iterative_stratified_split,
+    warn_of_groups_across_splits,
 )
 from mir_ref.errors import DataError, did_you_mean
 from mir_ref.registry import register
 from mir_ref.tasks import KEYS, Task, normalize_key
-
-logger = logging.getLogger(__name__)
 
 SPLIT_ALIASES = {
     "train": "train",
@@ -243,18 +240,8 @@ class ManifestDataset(Dataset):
         by_split: dict[str, list[Track]] = {"train": [], "validation": [], "test": []}
         for split, track in zip(splits, tracks, strict=True):
             by_split[split].append(track)
-        crossing = groups_across_splits(by_split)
-        if crossing:
-            group, names = next(iter(crossing.items()))
-            logger.warning(
-                "manifest %s: %d groups of column '%s' have tracks in several splits (first: "
-                "'%s' in %s); the file's splits are kept as written",
-                self.path,
-                len(crossing),
-                group_column,
-                group,
-                " and ".join(names),
-            )
+        where = f"manifest {self.path}, group_column '{group_column}'"
+        warn_of_groups_across_splits(by_split, where=where)
         return by_split, {
             task_name: self._vocabulary(task_name, label_columns[task_name], tracks)
             for task_name in self.tasks

@@ -13,12 +13,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
 
 from mir_ref.errors import DataError
+
+logger = logging.getLogger(__name__)
 
 SPLIT_NAMES = ("train", "validation", "test")
 
@@ -148,12 +151,27 @@ def groups_across_splits(splits: dict[str, Sequence[Any]]) -> dict[str, list[str
     return {group: names for group, names in seen.items() if len(names) > 1}
 
 
+def warn_of_groups_across_splits(splits: dict[str, Sequence[Any]], *, where: str) -> None:
+    """Log a warning when given splits (a file's, a folder's) put one group in two splits."""
+    crossing = groups_across_splits(splits)
+    if crossing:
+        group, names = next(iter(crossing.items()))
+        logger.warning(
+            "%s: %d groups have tracks in several splits (first: '%s' in %s); the splits are "
+            "kept as given",
+            where,
+            len(crossing),
+            group,
+            " and ".join(names),
+        )
+
+
 def linked_groups(names: Sequence[Sequence[str]]) -> list[str | None]:
     """One group per item, shared by items that share a name (case-insensitive), transitively.
 
     ``names[i]`` are item i's artists (say): tracks by "A", by "A, B" and by "B" form one
     group, so a collaboration cannot carry an artist across splits. The group is named by
-    its alphabetically first name; an item without names has no group (``None``).
+    its alphabetically first name (ignoring case); an item without names has no group.
     """
     parent: dict[str, str] = {}
 
@@ -164,20 +182,20 @@ def linked_groups(names: Sequence[Sequence[str]]) -> list[str | None]:
         return key
 
     spelled: dict[str, str] = {}
+    item_keys = []
     for item in names:
-        keys = [name.strip().casefold() for name in item if name.strip()]
-        for name, key in zip(item, keys, strict=False):
-            spelled.setdefault(key, name.strip())
-            parent.setdefault(key, key)
+        keys = []
+        for name in (name.strip() for name in item):
+            if name:
+                keys.append(name.casefold())
+                spelled.setdefault(keys[-1], name)
+                parent.setdefault(keys[-1], keys[-1])
+        item_keys.append(keys)
         for key in keys[1:]:
             a, b = root(keys[0]), root(key)
             if a != b:
                 parent[max(a, b)] = min(a, b)
-    out: list[str | None] = []
-    for item in names:
-        keys = [name.strip().casefold() for name in item if name.strip()]
-        out.append(spelled[root(keys[0])] if keys else None)
-    return out
+    return [spelled[root(keys[0])] if keys else None for keys in item_keys]
 
 
 def grouped_split(
