@@ -5,9 +5,12 @@
 - the Zenodo release 10.5281/zenodo.1095691 (``audio.zip``, ``keys.zip``,
   ``original_metadata.zip``), which is also mirdata's ``giantsteps_key`` folder::
 
-      <path>/audio/<title>.mp3          604 two-minute previews; <title> is the track id,
-      <path>/keys_gs+/<title>.txt       e.g. "10089 Jason Sparks - Close My Eyes (Original Mix)";
-      <path>/meta/<title>.json          the revised (+) key, as mirdata reads it
+      <path>/audio/<title>.mp3          604 two-minute previews
+      <path>/keys_gs+/<title>.txt       the revised (+) keys, the ones mirdata reads
+      <path>/meta/<title>.json          Beatport's metadata (the artists)
+
+  where ``<title>``, the track id, is e.g. ``10089 Jason Sparks - Close My Eyes (Original
+  Mix)``;
 
 - the GitHub clone of github.com/GiantSteps/giantsteps-key-dataset, audio fetched by its
   script::
