@@ -138,7 +138,7 @@ def decode_unit(
             f"dataset '{unit.dataset.name}', track '{unit.track.id}': {error}"
         ) from None
     if unit.condition.deformation is not None:
-        rng = track_rng(experiment.config.protocol.seed, unit.track, unit.condition)
+        rng = track_rng(experiment.config.protocol.seed, unit.dataset, unit.track, unit.condition)
         audio = unit.condition.deformation(audio, sample_rate, rng)
     return audio, sample_rate
 

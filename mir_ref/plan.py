@@ -10,6 +10,7 @@ import numpy as np
 from mir_ref import registry
 from mir_ref.config import Condition, Experiment, ModelEntry
 from mir_ref.datasets.base import Dataset, Track
+from mir_ref.datasets.corpus import unfolded_name
 from mir_ref.store import cache_key
 
 
@@ -28,11 +29,21 @@ def embedding_key(
     condition: Condition,
     *,
     seed: int,
+    dataset: Dataset,
 ) -> str:
-    """Cache key of one track's embeddings under one model and one audio condition."""
+    """Cache key of one track of ``dataset`` embedded by one model under one audio condition.
+
+    The audio is keyed by its file's identity (:attr:`Track.identity`); a deformation also by
+    what draws its noise (:func:`noise_source`), so the same file in two datasets, deformed
+    with different noise, has two keys.
+    """
     deformation = None
     if condition.deformation is not None:
-        deformation = {**component_material(condition.deformation, condition.type), "seed": seed}
+        deformation = {
+            **component_material(condition.deformation, condition.type),
+            "seed": seed,
+            "noise": noise_source(dataset, track),
+        }
     return cache_key(
         {
             "kind": "embedding",
@@ -45,12 +56,24 @@ def embedding_key(
     )
 
 
-def track_rng(seed: int, track: Track, condition: Condition) -> np.random.Generator:
+def noise_source(dataset: Dataset, track: Track) -> str:
+    """What a track's deformation noise is drawn from: its dataset's name and its id.
+
+    Not the file's path or modification time: a dataset moved or copied elsewhere deforms
+    into the same audio. The folds of ``split: all`` share their dataset's name, so a track
+    deformed in several folds is deformed alike (and embedded once).
+    """
+    return f"{unfolded_name(dataset.name)}|{track.id}"
+
+
+def track_rng(
+    seed: int, dataset: Dataset, track: Track, condition: Condition
+) -> np.random.Generator:
     """The random generator of one deformation of one track: same inputs, same noise."""
     # Without the entry's name: entries that differ only in name (and apply_to) share their
     # embeddings' cache keys, so they must deform with the same noise too.
     label = replace(condition, name="").label
-    digest = hashlib.sha256(f"{track.identity}|{label}".encode()).digest()
+    digest = hashlib.sha256(f"{noise_source(dataset, track)}|{label}".encode()).digest()
     return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
 
 
@@ -97,7 +120,7 @@ def extraction_units(experiment: Experiment) -> list[ExtractionUnit]:
                 if track.id not in tracks:
                     continue
                 keys = {
-                    model.id: embedding_key(model, track, condition, seed=seed)
+                    model.id: embedding_key(model, track, condition, seed=seed, dataset=dataset)
                     for model in experiment.models
                 }
                 units.append(ExtractionUnit(dataset, condition, track, keys))

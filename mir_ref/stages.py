@@ -110,7 +110,9 @@ def deform(experiment: Experiment, *, examples: int = 2) -> list[Path]:
         for dataset, condition, track in jobs:
             audio, sample_rate = track.audio(dataset.audio_sample_rate)
             if condition.deformation is not None:
-                audio = condition.deformation(audio, sample_rate, track_rng(seed, track, condition))
+                audio = condition.deformation(
+                    audio, sample_rate, track_rng(seed, dataset, track, condition)
+                )
             path = (
                 experiment.output_dir
                 / "deformed"

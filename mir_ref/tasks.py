@@ -28,7 +28,8 @@ PITCH_CLASSES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"
 KEYS = [f"{tonic}:{mode}" for mode in ("major", "minor") for tonic in PITCH_CLASSES]
 _FLAT_TO_SHARP = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#", "Cb": "B", "Fb": "E"}
 _SHARP_ALIASES = {"E#": "F", "B#": "C"}
-_KEY_PATTERN = re.compile(r"^\s*([A-Ga-g])([#b]?)\s*[:\s]?\s*(major|minor|maj|min)\s*$", re.I)
+# The accidental is case-sensitive: 'Eb' is E flat, 'EB' is a mangled label, not a key.
+_KEY_PATTERN = re.compile(r"^\s*([A-Ga-g])([#b]?)\s*[:\s]?\s*((?i:major|minor|maj|min))\s*$")
 
 
 def normalize_key(label: str) -> str:

@@ -141,7 +141,7 @@ def _task_splits(
             raise DataError(
                 f"dataset '{dataset.name}', task '{task}': the {split} split has no tracks"
             )
-        keys = [embedding_key(model, t, condition, seed=seed) for t in tracks]
+        keys = [embedding_key(model, t, condition, seed=seed, dataset=dataset) for t in tracks]
         return _Split(tracks, keys)
 
     def fit_of(condition: Condition) -> dict[str, _Split]:

@@ -70,8 +70,10 @@ def test_info_prints_splits_balance_duration_and_problems(tmp_path: Path) -> Non
     next((tmp_path / "audio").rglob("BTb-ord-C3-ff-N-N.wav")).unlink()
     result = CliRunner().invoke(app, ["datasets", "info", "tinysol", str(tmp_path)])
     assert result.exit_code == 1
-    assert "missing or corrupt files: 2" in result.output
-    assert "BTb-ord-C3-ff-N-N: audio file not found" in result.output
+    # The absent file is a partial download (left out), the garbage one a problem.
+    assert "absent (no audio file, left out): train 1, validation 0, test 0" in result.output
+    assert "tracks: train 11, validation 4, test 4 (total 19)" in result.output
+    assert "missing or corrupt files: 1" in result.output
     assert "Vn-ord-C3-ff-N-N: cannot decode" in result.output
 
 

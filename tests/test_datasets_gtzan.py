@@ -85,19 +85,30 @@ def test_kaggle_layout_with_wav(tmp_path: Path) -> None:
     assert len(problems) == 999 and "cannot decode" in problems[0]
 
 
-def test_missing_folder_and_partial_download(tmp_path: Path, gtzan_root: Path) -> None:
+def test_missing_folder_and_partial_download(
+    tmp_path: Path, gtzan_root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with pytest.raises(DataError) as error:
         GtzanGenre(path=tmp_path / "nowhere")
     assert f"{tmp_path / 'nowhere'} does not exist" in str(error.value)
     assert "mir_ref datasets download gtzan_genre" in str(error.value)
 
+    # A partial download loads what is there; its tracks keep their official splits.
     partial = tmp_path / "partial"
     shutil.copytree(gtzan_root, partial)
     (partial / "genres/jazz/jazz.00080.au").unlink()
-    with pytest.raises(DataError, match=r"1 audio files .* missing .*first: jazz.00080"):
-        GtzanGenre(path=partial)
     shutil.rmtree(partial / "genres/metal")
-    with pytest.raises(DataError, match=r"genre folder .*genres/metal is missing"):
-        GtzanGenre(path=partial)
-    with pytest.raises(DataError, match="no genre folders"):
+    full = GtzanGenre(path=gtzan_root)
+    dataset = GtzanGenre(path=partial)
+    for split in ("train", "validation", "test"):
+        kept = [t.id for t in full.tracks(split) if t.id != "jazz.00080" and "metal" not in t.id]
+        assert [t.id for t in dataset.tracks(split)] == kept
+    absent = dataset.absent_tracks()
+    metal = {s: sum("metal" in t.id for t in full.tracks(s)) for s in absent}
+    assert absent == {"train": metal["train"], "validation": metal["validation"],
+                      "test": metal["test"] + 1}  # fmt: skip
+    assert f"{sum(absent.values())} of 930 tracks have no audio file" in caplog.text
+    with pytest.raises(DataError, match=r"tracks have no audio file .*first: .*genres/.*strict"):
+        GtzanGenre(path=partial, strict=True)
+    with pytest.raises(DataError, match=r"no genre folders .* in any of .*/genres, .*gtzan_genre"):
         GtzanGenre(path=tmp_path)

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mir_ref.datasets.beatport_key import BeatportKey, single_key
+from mir_ref.datasets.beatport_key import BeatportKey
 from mir_ref.datasets.giantsteps_key import GiantStepsKey
+from mir_ref.datasets.key_labels import single_key
 from mir_ref.errors import DataError
 from mir_ref.tasks import KEYS
 from tests.fixtures.corpora import beatport_key, giantsteps_key
@@ -19,6 +20,8 @@ from tests.fixtures.corpora import beatport_key, giantsteps_key
         ("Bb minor", "A#:minor"),
         ("Eb minor", "D#:minor"),
         ("C# major", "C#:major"),
+        ("F#_ minor", "F#:minor"),  # Beatport's stray underscore, repaired as the original did
+        ("eb minor", "D#:minor"),
         ("F minor | Ab major", None),
         ("C minor / F# minor", None),
         ("G minor/major", None),
@@ -30,6 +33,20 @@ from tests.fixtures.corpora import beatport_key, giantsteps_key
 )
 def test_single_key(label: str, key: str | None) -> None:
     assert single_key(label) == key
+
+
+@pytest.mark.parametrize("label", ["EB minor", "BB major", "fB minor"])
+def test_a_mangled_tonic_is_an_error_not_a_class(label: str) -> None:
+    with pytest.raises(DataError, match=rf"keys/x.txt: key label '{label}' is not one of the 24"):
+        single_key(label, source="keys/x.txt")
+
+
+def test_beatport_names_the_file_of_a_mangled_label(tmp_path: Path) -> None:
+    beatport_key(tmp_path)
+    bad = tmp_path / "keys" / "Artist 3 - Track 3 (Original Mix).txt"
+    bad.write_text("EB minor\n")
+    with pytest.raises(DataError, match=r"Artist 3 - Track 3 \(Original Mix\).txt: key label"):
+        BeatportKey(path=tmp_path)
 
 
 def test_beatport_keeps_single_keys(tmp_path: Path) -> None:
@@ -74,5 +91,5 @@ def test_giantsteps_missing_train_annotations(tmp_path: Path) -> None:
     (Path(spec["train_path"]) / "annotations" / "annotations.txt").unlink()
     with pytest.raises(DataError, match=r"annotations.txt is missing; train_path must be"):
         GiantStepsKey(path=Path(spec["path"]), train_path=Path(spec["train_path"]))
-    with pytest.raises(DataError, match=r"annotations/key does not exist"):
+    with pytest.raises(DataError, match=r"neither .*keys_gs\+ .* nor .*annotations/key"):
         GiantStepsKey(path=tmp_path, train_path=Path(spec["train_path"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from mir_ref.datasets.fma import Fma
 from mir_ref.datasets.magnatagatune import MagnaTagATune
 from mir_ref.datasets.medley_solos_db import MedleySolosDb
 from mir_ref.datasets.mtg_jamendo import MtgJamendo
+from mir_ref.datasets.splitting import groups_across_splits
 from mir_ref.errors import DataError
 from tests.fixtures.corpora import emomusic, fma, magnatagatune, medley_solos_db, mtg_jamendo
 
@@ -38,8 +40,8 @@ def test_mtg_jamendo_official_splits_and_tags(tmp_path: Path) -> None:
     assert test["track_0001000"].audio_path == tmp_path / "audio/00/1000.mp3"
     other = MtgJamendo(path=tmp_path, split=2)
     assert {t.id for t in other.tracks("test")} != set(test)
-    low = MtgJamendo(path=tmp_path, split=1, audio_suffix=".low.mp3")
-    assert low.tracks("test")[0].audio_path.name.endswith(".low.mp3")
+    with pytest.raises(DataError, match=r"none of its 12 audio files is there .*\.low\.mp3"):
+        MtgJamendo(path=tmp_path, split=1, audio_suffix=".low.mp3")
     with pytest.raises(DataError, match=r"autotagging_genre-train.tsv is missing"):
         MtgJamendo(path=tmp_path, subset="genre")
 
@@ -70,6 +72,20 @@ def test_emomusic_ratings_and_official_split(tmp_path: Path) -> None:
     track = {t.id: t for t in dataset.tracks()}["5"]
     assert track.labels == {"arousal": pytest.approx(5.0), "valence": pytest.approx(4.0)}
     assert [task.type for task in dataset.tasks.values()] == ["regression", "regression"]
+    # Validation songs are drawn by artist: no artist in both train and validation.
+    assert track.group == "Artist 1"
+    assert groups_across_splits(dataset.splits()) == {}
+    # Columns are found by name, wherever the set column is.
+    info = tmp_path / "annotations" / "songs_info.csv"
+    rows = list(csv.reader(info.read_text().splitlines()))
+    info.write_text("\n".join(",".join(f'"{c}"' for c in [r[-1], *r[:-1], "x"]) for r in rows))
+    moved = EmoMusic(path=tmp_path)
+    assert {s: [t.id for t in moved.tracks(s)] for s in SPLITS} == {
+        s: [t.id for t in dataset.tracks(s)] for s in SPLITS
+    }
+    info.write_text(info.read_text().replace("Mediaeval 2013 set", "set"))
+    with pytest.raises(DataError, match=r"songs_info.csv, line 1: .*missing: mediaeval 2013 set"):
+        EmoMusic(path=tmp_path)
     (tmp_path / "annotations" / "songs_info.csv").unlink()
     with pytest.raises(DataError, match=r"annotation file .*songs_info.csv is missing"):
         EmoMusic(path=tmp_path)
@@ -83,6 +99,8 @@ def test_fma_subsets_and_official_split(tmp_path: Path) -> None:
     track = {t.id: t for t in small.tracks()}["000002"]
     assert track.labels == {"genre": "Hip-Hop"}
     assert track.audio_path == tmp_path / "fma_small/000/000002.mp3"
+    assert track.group == "100"  # artist/id
+    assert groups_across_splits(small.splits()) == {}
     medium = Fma(path=tmp_path, subset="medium")
     assert sizes(medium) == {"train": 18, "validation": 3, "test": 3}
     assert medium.check() == []

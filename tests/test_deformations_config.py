@@ -345,4 +345,8 @@ def test_entries_differing_only_in_name_share_noise_and_embeddings(tmp_path):
     assert {t: keys["noise_trained"][t] for t in shared} == keys["clean_trained"]
     track = experiment.datasets[0].tracks("test")[0]
     first, second = experiment.conditions[1:]
-    assert track_rng(0, track, first).random() == track_rng(0, track, second).random()
+    dataset = experiment.datasets[0]
+    assert (
+        track_rng(0, dataset, track, first).random()
+        == track_rng(0, dataset, track, second).random()
+    )

@@ -108,6 +108,9 @@ def test_every_key_is_converted(tmp_path: Path) -> None:
     assert instrument_b["probes"] == [{"type": "mlp", "hidden": ["power_infer"], "batch_size": 32}]
     assert instrument_b["protocol"]["learning_rate"] == 0.001
     assert pitch["datasets"][0]["tasks"] == ["pitch_class"]
+    # TinySOL's rounds as the original numbered them: validation fold k, test fold k+1.
+    assert instrument_a["datasets"][0]["fold_convention"] == "validation_k"
+    assert pitch["datasets"][0]["fold_convention"] == "validation_k"
     assert pitch["probes"] == [{"type": "linear", "batch_size": 1024}]  # the original defaults
     assert "split" not in key["datasets"][0]  # beatport_key has one split
     assert key["datasets"][0]["tasks"] == ["key"] and key["models"] == [{"type": "chroma"}]
@@ -131,6 +134,9 @@ def test_comments_say_what_changed(tmp_path: Path) -> None:
         "feature_aggregation → pooling",
     ):
         assert text in comments(tagging), text
+    assert "fold_convention: validation_k: as the original, split k validates on fold k" in (
+        comments(instrument_a)
+    )
     assert "emb_shape: 40: ignored" in instrument_b
     assert "its probes in training options, so it is split" in instrument_a
     assert "'beatport_key' has one official split" in key
@@ -256,6 +262,16 @@ def test_original_and_converted_give_identical_results(tmp_path: Path, monkeypat
     assert {k: v for k, v in original.resolved().items() if k not in differs} == {
         k: v for k, v in ours.resolved().items() if k not in differs
     }
+    # Both, the original run unchanged and its conversion, keep the original's TinySOL fold
+    # convention: split_type single validated on fold 0 and tested on fold 1.
+    metadata = pd.read_csv(
+        tmp_path / "old" / "data" / "tinysol" / "annotation" / "TinySOL_metadata.csv"
+    )
+    fold = {Path(p).stem: f for p, f in zip(metadata["Path"], metadata["Fold"], strict=True)}
+    for experiment in (original, ours):
+        dataset = experiment.datasets[0]
+        assert {fold[t.id] for t in dataset.tracks("validation")} == {0}
+        assert {fold[t.id] for t in dataset.tracks("test")} == {1}
     computed, original_csv = results_of(original)
     assert computed == 16 + 4 * 3  # train and validation clean, test under 3 conditions
     assert results_of(ours) == (0, original_csv)

@@ -263,10 +263,11 @@ def test_density_sweep_gives_one_result_set_per_window_and_hop(tmp_path):
     # The two densities embed different windows: their stored embeddings differ in count.
     store = Store(experiment.cache_dir)
     # a 2-s phrase: 3 windows of 1 s or 4 of 0.5 s, every 0.5 s
-    track = experiment.datasets[0].task_tracks("key", "train")[0]
+    dataset = experiment.datasets[0]
+    track = dataset.task_tracks("key", "train")[0]
     clean = experiment.conditions[0]
     counts = [
-        store.get(embedding_key(model, track, clean, seed=0)).shape[1]
+        store.get(embedding_key(model, track, clean, seed=0, dataset=dataset)).shape[1]
         for model in experiment.models
     ]
     assert counts == [3, 4]

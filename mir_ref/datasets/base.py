@@ -80,9 +80,12 @@ class Dataset:
     config field ``tasks`` turned into ``Task`` objects in ``__post_init__``. (A property
     here would hide such a field: the config key and the contract share the name ``tasks``.)
     ``name`` is the label used in results (the config's ``name``, else the type).
+    ``group_kind`` says what :attr:`Track.group` holds ("artist", "singer", "song"), or ""
+    when the dataset's tracks have no groups.
     """
 
     name: str = ""
+    group_kind: str = ""
     citation: str = ""
     audio_sample_rate: int | None = None
     tasks: dict[str, Task]
@@ -98,6 +101,10 @@ class Dataset:
             cached = self._load()
             self.__dict__["_splits"] = cached
         return cached
+
+    def absent_tracks(self) -> dict[str, int]:
+        """Split → tracks left out because their audio file is absent (a partial download)."""
+        return {}
 
     def exclude(self, track_ids: set[str]) -> None:
         """Leave these tracks out of every split from now on (skipped bad audio)."""

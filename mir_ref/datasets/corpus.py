@@ -8,12 +8,17 @@ Track options, the same for every corpus:
 
 - ``max_tracks``: keep at most this many tracks per split, drawn with ``seed`` and
   stratified by the first single-label task, for quick runs;
-- ``offset_s`` / ``clip_s``: read only ``clip_s`` seconds of each file, from ``offset_s``.
+- ``offset_s`` / ``clip_s``: read only ``clip_s`` seconds of each file, from ``offset_s``;
+- ``strict``: refuse a partial download. By default a corpus whose annotations are complete
+  but whose audio is not (a subset of the release) loads the tracks that are there, and
+  warns with the number of absent tracks per split; official splits keep their membership
+  (an absent track is left out, never replaced or re-split).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +29,8 @@ from mir_ref.datasets.remote import Remote
 from mir_ref.datasets.splitting import stratified_subset
 from mir_ref.errors import ConfigError, DataError, did_you_mean
 from mir_ref.tasks import Task
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(kw_only=True)
@@ -39,6 +46,8 @@ class Corpus(Dataset):
     offset_s : start reading each file here.
     clip_s : read at most this many seconds of each file; the whole file when ``None``.
     seed : draws ``max_tracks`` and any random split.
+    strict : a track whose audio file is absent is an error, rather than a warning that
+        leaves it out.
     """
 
     path: Path
@@ -47,6 +56,7 @@ class Corpus(Dataset):
     offset_s: float = 0.0
     clip_s: float | None = None
     seed: int = 0
+    strict: bool = False
 
     # How to get the data, shown when the folder is missing or incomplete, and the public
     # archives `mir_ref datasets download` fetches (none: the hint's manual steps).
@@ -67,7 +77,7 @@ class Corpus(Dataset):
         if not chosen:
             raise ValueError(f"tasks: name at least one of {', '.join(declared)}")
         self.require_folder()
-        splits = self._read()
+        splits = self._present(self._read())
         all_tasks = self._finish_tasks(declared, splits)
         for split, tracks in splits.items():
             for track in tracks:
@@ -104,6 +114,46 @@ class Corpus(Dataset):
 
     def _load(self) -> dict[str, list[Track]]:
         return self._tracks_by_split
+
+    def absent_tracks(self) -> dict[str, int]:
+        """Split → tracks left out because their audio file is absent (a partial download)."""
+        return dict(self._absent)
+
+    def _present(self, splits: dict[str, list[Track]]) -> dict[str, list[Track]]:
+        """``splits`` without the tracks whose audio file is absent (a partial download)."""
+        absent = {
+            split: [t for t in tracks if t.audio_path is not None and not t.audio_path.is_file()]
+            for split, tracks in splits.items()
+        }
+        self._absent = {split: len(absent.get(split, [])) for split in SPLITS}
+        total = sum(self._absent.values())
+        if not total:
+            return splits
+        first = next(t for tracks in absent.values() for t in tracks)
+        counts = ", ".join(f"{split} {self._absent[split]}" for split in SPLITS)
+        held = sum(len(tracks) for tracks in splits.values())
+        if total == held:
+            raise DataError(
+                f"dataset '{self.name}': none of its {held} audio files is there (first: "
+                f"{first.audio_path}). {self._get_it()}"
+            )
+        if self.strict:
+            raise DataError(
+                f"dataset '{self.name}': {total} of {held} tracks have no audio file ({counts}; "
+                f"first: {first.audio_path}); the download looks incomplete. {self._get_it()} "
+                f"Or set strict: false to load the tracks that are there."
+            )
+        logger.warning(
+            "dataset '%s': %d of %d tracks have no audio file (%s; first: %s) and are left "
+            "out, a partial download; strict: true refuses it",
+            self.name,
+            total,
+            held,
+            counts,
+            first.audio_path,
+        )
+        gone = {id(t) for tracks in absent.values() for t in tracks}
+        return {split: [t for t in tracks if id(t) not in gone] for split, tracks in splits.items()}
 
     # Helpers for subclasses: readable errors for missing data.
 
@@ -203,5 +253,13 @@ def build_every_split(
     datasets = [first] + [build({**spec, "split": k}) for k in range(1, count)]
     name = str(spec.get("name") or spec["type"])
     for k, dataset in enumerate(datasets):
-        dataset.name = f"{name}@split={k}"
+        dataset.name = f"{name}{FOLD_SUFFIX}{k}"
     return datasets
+
+
+FOLD_SUFFIX = "@split="
+
+
+def unfolded_name(name: str) -> str:
+    """A dataset's name without the ``@split=<k>`` that ``split: all`` adds to each fold's."""
+    return name.partition(FOLD_SUFFIX)[0]

@@ -8,7 +8,8 @@ Layout, as unpacked from ``fma_metadata.zip`` and ``fma_<subset>.zip``::
     <path>/fma_<subset>/<first 3 digits>/<6-digit track_id>.mp3
 
 Task ``genre`` (the top-level genre, multiclass). The official split (``set/split``:
-training, validation, test); ``medium`` includes the ``small`` tracks, as in the release.
+training, validation, test), which keeps each artist in one split; ``medium`` includes the
+``small`` tracks, as in the release. Groups are the artists (``artist/id``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ SPLITS = {"training": "train", "validation": "validation", "test": "test"}
 SUBSETS = {"small": ("small",), "medium": ("small", "medium")}
 
 
+def _artist(cell: object) -> str | None:
+    """An ``artist/id`` cell as a group name (``None`` when empty)."""
+    if pd.isna(cell):
+        return None
+    return str(int(cell)) if isinstance(cell, float) and float(cell).is_integer() else str(cell)
+
+
 @register("datasets", "fma")
 @dataclass(kw_only=True)
 class Fma(Corpus):
@@ -42,6 +50,7 @@ class Fma(Corpus):
     subset: Literal["small", "medium"] = "small"
 
     name = "fma"
+    group_kind = "artist"
     citation = (
         "M. Defferrard, K. Benzi, P. Vandergheynst and X. Bresson, 'FMA: a dataset for music "
         "analysis', ISMIR 2017."
@@ -78,18 +87,23 @@ class Fma(Corpus):
             tracks = pd.read_csv(table, index_col=0, header=[0, 1], low_memory=False)
             chosen = tracks[tracks[("set", "subset")].isin(SUBSETS[self.subset])]
             split_column, genres = chosen[("set", "split")], chosen[("track", "genre_top")]
+            artists = chosen[("artist", "id")] if ("artist", "id") in chosen else None
         except (KeyError, ValueError, pd.errors.ParserError) as error:
             raise DataError(
                 f"{table}: expected the release's two header rows with set/split, set/subset and "
                 f"track/genre_top ({error})"
             ) from None
         out: dict[str, list[Track]] = {"train": [], "validation": [], "test": []}
-        for track_id, split, genre in zip(chosen.index, split_column, genres, strict=True):
+        groups = [None] * len(chosen) if artists is None else [_artist(a) for a in artists]
+        for track_id, split, genre, group in zip(
+            chosen.index, split_column, genres, groups, strict=True
+        ):
             if split not in SPLITS or not isinstance(genre, str):
                 raise DataError(
                     f"{table}, track {track_id}: bad split '{split}' or genre '{genre}'"
                 )
             name = f"{int(track_id):06d}"
             audio = audio_root / name[:3] / f"{name}.mp3"
-            out[SPLITS[split]].append(Track(name, {"genre": genre}, audio_path=audio))
+            track = Track(name, {"genre": genre}, audio_path=audio, group=group)
+            out[SPLITS[split]].append(track)
         return out

@@ -1,8 +1,15 @@
 """GTZAN genre: 1000 30-second excerpts, 100 in each of 10 genres (Tzanetakis & Cook, 2002).
 
-Layout, as unpacked from ``genres.tar.gz`` (or the Kaggle copy)::
+Layouts, ``<path>`` being any of these folders::
 
-    <path>/genres/<genre>/<genre>.000NN.au    (or .wav; also genres_original/, or <path>/<genre>/)
+    <path>/genres/<genre>/<genre>.000NN.au              genres.tar.gz, unpacked
+    <path>/genres_original/<genre>/<genre>.000NN.wav    the Kaggle copy
+    <path>/gtzan_genre/genres/<genre>/<genre>.000NN.wav mirdata's data_home (its
+                                                        gtzan_genre/ folder works too)
+    <path>/<genre>/<genre>.000NN.au                     the genre folders themselves
+
+(``.au`` and ``.wav`` alike). The genre is the file name's prefix; mirdata spells hiphop
+``hip-hop``, the release's own folder name is kept here.
 
 Splits:
 
@@ -38,6 +45,8 @@ GENRES = [
     "rock",
 ]
 SUFFIXES = (".wav", ".au")
+# Where the genre folders are, relative to `path`, in the layouts above.
+ROOTS = ("genres", "genres_original", "gtzan_genre/genres", "")
 
 # The fault-filtered split (Kereliuk et al. 2015, as distributed with Sturm's fault list),
 # written as track-number ranges per genre: "blues 12-28 61-72" is blues.00012 .. blues.00072.
@@ -114,27 +123,23 @@ class GtzanGenre(Corpus):
         return {"genre": Task("genre", "multiclass", list(GENRES))}
 
     def _audio_root(self) -> Path:
-        for candidate in ("genres", "genres_original", "gtzan_genre/genres", ""):
-            if (self.path / candidate / "blues").is_dir():
+        for candidate in ROOTS:
+            if any((self.path / candidate / genre).is_dir() for genre in GENRES):
                 return self.path / candidate
+        searched = ", ".join(str(self.path / candidate) for candidate in ROOTS)
         raise DataError(
-            f"dataset '{self.name}': no genre folders (blues/, classical/, ...) under {self.path} "
-            f"or its genres/ sub-folder. {self._get_it()}"
+            f"dataset '{self.name}': no genre folders (blues/, classical/, ...) holding "
+            f"<genre>.000NN.au or .wav files in any of {searched}. {self._get_it()}"
         )
 
     def _read(self) -> dict[str, list[Track]]:
         root = self._audio_root()
         files: dict[str, Path] = {}
         for genre in GENRES:
-            folder = root / genre
-            if not folder.is_dir():
-                raise DataError(
-                    f"dataset '{self.name}': the genre folder {folder} is missing; the download "
-                    f"looks incomplete. {self._get_it()}"
-                )
-            for file in folder.iterdir():
-                if file.suffix.lower() in SUFFIXES and file.stem.startswith(f"{genre}."):
-                    files[file.stem] = file
+            if (root / genre).is_dir():
+                for file in (root / genre).iterdir():
+                    if file.suffix.lower() in SUFFIXES and file.stem.startswith(f"{genre}."):
+                        files[file.stem] = file
         if self.split == "random":
             names = [f"{genre}.{n:05d}" for genre in GENRES for n in range(100)]
             assignment = stratified_split([n.split(".")[0] for n in names], seed=self.seed)
@@ -143,14 +148,14 @@ class GtzanGenre(Corpus):
                 by_split[split].append(track_name)
         else:
             by_split = filtered_split()
-        missing = sorted(n for names in by_split.values() for n in names if n not in files)
-        if missing:
-            raise DataError(
-                f"dataset '{self.name}': {len(missing)} audio files of the {self.split} split "
-                f"are missing under {root} (first: {missing[0]}.au/.wav); the download looks "
-                f"incomplete. {self._get_it()}"
-            )
+        # A track of the split without its file keeps its place (the corpus leaves it out
+        # as absent), under the name the rest of the folder uses.
+        suffix = next(iter(files.values())).suffix if files else ".wav"
+
+        def audio(name: str) -> Path:
+            return files.get(name, root / name.split(".")[0] / f"{name}{suffix}")
+
         return {
-            split: [Track(n, {"genre": n.split(".")[0]}, audio_path=files[n]) for n in names]
+            split: [Track(n, {"genre": n.split(".")[0]}, audio_path=audio(n)) for n in names]
             for split, names in by_split.items()
         }

@@ -1,5 +1,5 @@
-"""Inventory: what a dataset folder holds (tracks per split, class balance, hours of audio,
-missing or corrupt files), for ``mir_ref datasets info``.
+"""Inventory: what a dataset folder holds (tracks per split, groups per split, class
+balance, hours of audio, absent, missing or corrupt files), for ``mir_ref datasets info``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,11 @@ class Inventory:
         regression tasks.
     duration_s : the total duration of the audio that would be read, in seconds.
     problems : one message per missing or unreadable audio file.
+    groups : split → number of groups (artists, singers, songs) among its tracks; empty when
+        the dataset has none.
+    group_kind : what a group is ("artist", ...).
+    ungrouped : split → tracks without a group, when the dataset has groups.
+    absent : split → tracks left out because their audio is absent (a partial download).
     """
 
     name: str
@@ -31,6 +36,10 @@ class Inventory:
     balance: dict[str, dict[str, dict[str, int]]]
     duration_s: float
     problems: list[str] = field(default_factory=list)
+    groups: dict[str, int] = field(default_factory=dict)
+    group_kind: str = ""
+    ungrouped: dict[str, int] = field(default_factory=dict)
+    absent: dict[str, int] = field(default_factory=dict)
 
     def lines(self, *, max_labels: int = 30) -> list[str]:
         """A plain-text report, one line per fact."""
@@ -40,6 +49,23 @@ class Inventory:
             + ", ".join(f"{split} {self.tracks[split]}" for split in SPLITS)
             + f" (total {sum(self.tracks.values())})"
         )
+        if self.groups:
+            line = f"groups ({self.group_kind or 'group'}): " + ", ".join(
+                f"{split} {self.groups[split]}" for split in SPLITS
+            )
+            if any(self.ungrouped.values()):
+                line += (
+                    " (tracks without one: "
+                    + ", ".join(f"{split} {self.ungrouped[split]}" for split in SPLITS)
+                    + ")"
+                )
+            out.append(line)
+        if any(self.absent.values()):
+            out.append(
+                "absent (no audio file, left out): "
+                + ", ".join(f"{split} {self.absent.get(split, 0)}" for split in SPLITS)
+                + "; strict: true refuses a partial download"
+            )
         out.append(f"audio: {self.duration_s / 3600:.2f} h ({self.duration_s:.1f} s)")
         for task, by_split in self.balance.items():
             out.append(f"task {task}:")
@@ -57,6 +83,12 @@ class Inventory:
 def take_inventory(dataset: Dataset) -> Inventory:
     """Count a dataset's tracks and labels and read every audio file's header (not its audio)."""
     tracks = {split: len(dataset.tracks(split)) for split in SPLITS}
+    grouped = any(track.group is not None for track in dataset.tracks())
+    groups = {
+        split: len({t.group for t in dataset.tracks(split) if t.group is not None})
+        for split in SPLITS
+    }
+    ungrouped = {split: sum(t.group is None for t in dataset.tracks(split)) for split in SPLITS}
     balance: dict[str, dict[str, dict[str, int]]] = {}
     for task in dataset.tasks.values():
         if task.type == "regression":
@@ -78,4 +110,14 @@ def take_inventory(dataset: Dataset) -> Inventory:
             problems.append(f"{track.id}: {error}")
             continue
         duration_s += length_s if track.duration_s is None else min(length_s, track.duration_s)
-    return Inventory(dataset.name, tracks, balance, duration_s, problems)
+    return Inventory(
+        dataset.name,
+        tracks,
+        balance,
+        duration_s,
+        problems,
+        groups=groups if grouped else {},
+        group_kind=dataset.group_kind,
+        ungrouped=ungrouped if grouped else {},
+        absent=dataset.absent_tracks(),
+    )

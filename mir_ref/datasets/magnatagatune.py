@@ -9,7 +9,8 @@ Layout: the unpacked ``mp3.zip.001``–``003`` and the split of Won et al. (2020
     <split_dir>/tags.npy                 the 50 tag names
 
 Train / validation / test as in Won et al. (2020), the split most papers report on; the three
-known empty mp3 files of the release are excluded.
+known empty mp3 files of the release are excluded. Groups are the artists, the first field of
+a clip's name (``<artist>-<album>-<track>-<title>-<start>-<end>.mp3``).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class MagnaTagATune(Corpus):
     split_dir: Path | None = None
 
     name = "magnatagatune"
+    group_kind = "artist"
     citation = (
         "E. Law, K. West, M. Mandel, M. Bay and J. S. Downie, 'Evaluation of algorithms using "
         "games: the case of music tagging', ISMIR 2009. Split: M. Won, A. Ferraro, D. Bogdanov "
@@ -95,6 +97,8 @@ class MagnaTagATune(Corpus):
                     raise DataError(f"{split_dir / filename}: bad entry '{entry}'")
                 tags = [tag for tag, on in zip(self._tags, binary[int(index)], strict=True) if on]
                 # A clip without any of the 50 tags stays: the split lists it, as a negative.
-                tracks.append(Track(relative, {"tags": tags}, audio_path=audio_root / relative))
+                artist = Path(relative).name.split("-")[0] or None
+                audio = audio_root / relative
+                tracks.append(Track(relative, {"tags": tags}, audio_path=audio, group=artist))
             out[split] = tracks
         return out

@@ -15,6 +15,11 @@ keys; a multilabel cell may then be a list of tags::
 For k-fold evaluation, a ``fold`` column (integers 0..k-1) replaces the split column:
 ``split: k`` makes fold k the test split, fold k+1 (cyclically) the validation split and the
 others the train split.
+
+``group_column`` names a column of related tracks (artist, album, singer, song): the
+seeded random split then keeps each group inside one split, and the bootstrap resamples
+groups (``Track.group``); a split or fold column of the file that puts one group in two
+splits is kept as written, with a warning.
 """
 
 from __future__ import annotations
@@ -30,7 +35,12 @@ from pydantic import ConfigDict
 
 from mir_ref.datasets.base import Dataset, Track, stratified_split
 from mir_ref.datasets.corpus import apply_track_options, check_track_options
-from mir_ref.datasets.splitting import fold_splits, iterative_stratified_split
+from mir_ref.datasets.splitting import (
+    fold_splits,
+    grouped_split,
+    iterative_stratified_split,
+    warn_of_groups_across_splits,
+)
 from mir_ref.errors import DataError, did_you_mean
 from mir_ref.registry import register
 from mir_ref.tasks import KEYS, Task, normalize_key
@@ -88,6 +98,9 @@ class ManifestDataset(Dataset):
         one and ``split`` is set.
     split : with a fold column, the test fold (validation is the next fold, train the rest);
         ``all`` in a config runs every fold in turn, as datasets named ``<name>@split=<k>``.
+    group_column : the column of each track's group (artist, album, singer, song): the
+        random split keeps a group in one split, and the bootstrap resamples groups. An
+        empty cell leaves its track ungrouped.
     max_tracks, offset_s, clip_s : track options, as for every corpus (see
         :mod:`mir_ref.datasets.corpus`).
 
@@ -104,6 +117,7 @@ class ManifestDataset(Dataset):
     seed: int = 0
     fold_column: str | None = None
     split: int | Literal["all"] | None = None
+    group_column: str | None = None
     max_tracks: int | None = None
     offset_s: float = 0.0
     clip_s: float | None = None
@@ -127,6 +141,7 @@ class ManifestDataset(Dataset):
                 "split: 'all' is expanded by the config into one dataset per fold; in Python, "
                 "build one ManifestDataset per fold with split=0, 1, ..."
             )
+        self.group_kind = self.group_column or ""
         splits, vocabularies = self._read()
         self.tasks = {
             task_name: Task(task_name, spec.type, vocabularies[task_name], list(spec.metrics))
@@ -153,6 +168,9 @@ class ManifestDataset(Dataset):
         }
         audio_column = self._column(self.audio_column, columns, "audio_column")
         id_column = self.id_column and self._column(self.id_column, columns, "id_column")
+        group_column = self.group_column and self._column(
+            self.group_column, columns, "group_column"
+        )
         split_column = self.split_column
         if split_column is None and "split" in columns:
             split_column = "split"
@@ -210,6 +228,7 @@ class ManifestDataset(Dataset):
                     id=track_id,
                     labels=labels,
                     audio_path=audio_path if audio_path.is_absolute() else audio_root / audio_path,
+                    group=self._group(row, group_column, line) if group_column else None,
                 )
             )
 
@@ -221,6 +240,8 @@ class ManifestDataset(Dataset):
         by_split: dict[str, list[Track]] = {"train": [], "validation": [], "test": []}
         for split, track in zip(splits, tracks, strict=True):
             by_split[split].append(track)
+        where = f"manifest {self.path}, group_column '{group_column}'"
+        warn_of_groups_across_splits(by_split, where=where)
         return by_split, {
             task_name: self._vocabulary(task_name, label_columns[task_name], tracks)
             for task_name in self.tasks
@@ -338,6 +359,12 @@ class ManifestDataset(Dataset):
             )
         return split
 
+    def _group(self, row: dict[str, Any], column: str, line: int) -> str | None:
+        cell = self._cell(row, column)
+        if isinstance(cell, list):
+            raise DataError(f"{self._where(line, column)}: a group is one name, not a list")
+        return cell or None
+
     def _fold(self, cell: str, line: int, column: str) -> int:
         try:
             fold = int(cell)
@@ -351,7 +378,12 @@ class ManifestDataset(Dataset):
 
     def _random_split(self, tracks: list[Track]) -> list[str]:
         """A seeded 70/15/15 split, stratified by the first multiclass or key task, else by
-        the first multilabel task's tags (iterative stratification), else plain random."""
+        the first multilabel task's tags (iterative stratification), else plain random; with
+        ``group_column``, whole groups are placed (:func:`grouped_split`)."""
+        if self.group_column:
+            return grouped_split(
+                self._strata(tracks), [track.group for track in tracks], seed=self.seed
+            )
         for task_name, spec in self.tasks.items():
             if spec.type in ("multiclass", "key"):
                 strata = [track.labels.get(task_name) for track in tracks]
@@ -361,6 +393,16 @@ class ManifestDataset(Dataset):
                 tag_sets = [track.labels.get(task_name, []) for track in tracks]
                 return iterative_stratified_split(tag_sets, seed=self.seed)
         return stratified_split([None] * len(tracks), seed=self.seed)
+
+    def _strata(self, tracks: list[Track]) -> list[list[Any]]:
+        """Each track's labels of the first multiclass or key task, else of the first
+        multilabel task, as lists (empty when a track has none)."""
+        for types in (("multiclass", "key"), ("multilabel",)):
+            for task_name, spec in self.tasks.items():
+                if spec.type in types:
+                    labels = [track.labels.get(task_name) for track in tracks]
+                    return [[] if x is None else x if isinstance(x, list) else [x] for x in labels]
+        return [[] for _ in tracks]
 
     def _vocabulary(self, task_name: str, column: str, tracks: list[Track]) -> list[str]:
         labelled = [track.labels[task_name] for track in tracks if task_name in track.labels]

@@ -1,12 +1,14 @@
 """Medley-solos-DB: 21,572 three-second excerpts of 8 solo instruments (Lostanlen & Cella, 2016).
 
-Layout, as unpacked from the Zenodo record 10.5281/zenodo.3464194::
+Layout, as unpacked from the Zenodo record 10.5281/zenodo.3464194 (also mirdata's
+``medley_solos_db`` folder)::
 
     <path>/annotation/Medley-solos-DB_metadata.csv    (or <path>/Medley-solos-DB_metadata.csv)
     <path>/audio/Medley-solos-DB_<subset>-<instrument_id>_<uuid4>.wav
 
 The metadata's columns: subset (training, validation, test), instrument, instrument_id,
-song_id, uuid4. The official split; task ``instrument`` (8 classes).
+song_id, uuid4. The official split; task ``instrument`` (8 classes). Track ids are the
+uuid4 (as mirdata's), groups the song_id: excerpts of one song are resampled together.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class MedleySolosDb(Corpus):
     """Medley-solos-DB: instrument (8 classes); the official train/validation/test split."""
 
     name = "medley_solos_db"
+    group_kind = "song"
     citation = (
         "V. Lostanlen and C. E. Cella, 'Deep convolutional networks on the pitch spiral for "
         "musical instrument recognition', ISMIR 2016. Data: doi:10.5281/zenodo.3464194."
@@ -92,5 +95,6 @@ class MedleySolosDb(Corpus):
             uuid, instrument_id = row["uuid4"].strip(), row["instrument_id"].strip()
             audio = audio_root / f"Medley-solos-DB_{subset}-{instrument_id}_{uuid}.wav"
             labels = {"instrument": row["instrument"].strip()}
-            out[SUBSETS[subset]].append(Track(uuid, labels, audio_path=audio))
+            song = row["song_id"].strip() or None
+            out[SUBSETS[subset]].append(Track(uuid, labels, audio_path=audio, group=song))
         return out

@@ -6,15 +6,20 @@ Layout, as unpacked from the three ``nsynth-<split>.jsonwav.tar.gz`` archives::
     <path>/nsynth-train/audio/<note_str>.wav
     <path>/nsynth-valid/...   <path>/nsynth-test/...
 
-Tasks: ``instrument_family`` (11 classes), ``pitch`` (the MIDI note, as a class; the
-vocabulary is the notes present) and ``pitch_class`` (12 classes). The official
-train / valid / test splits (their instruments are disjoint).
+Tasks: ``instrument_family`` (11 classes), ``pitch`` (the MIDI note, as a class) and
+``pitch_class`` (12 classes). ``pitch`` covers MIDI 21–108 by default, the 88 notes of a
+piano and the 88 classes of HEAR's NSynth pitch task, so that results compare with HEAR's;
+notes outside it carry no ``pitch`` label (they keep the other two). ``pitch_range: [lo,
+hi]`` sets another range, ``pitch_range: full`` every note the release holds (0–127, the
+vocabulary then being the notes present). The official train / valid / test splits (their
+instruments are disjoint).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 from mir_ref.datasets.base import Track
 from mir_ref.datasets.corpus import Corpus
@@ -27,12 +32,23 @@ FAMILIES = [
     "organ", "reed", "string", "synth_lead", "vocal",
 ]  # fmt: skip
 FOLDERS = {"train": "nsynth-train", "validation": "nsynth-valid", "test": "nsynth-test"}
+HEAR_PITCH_RANGE = (21, 108)
+"""MIDI notes of HEAR's NSynth pitch task: the 88 keys of a piano, A0 to C8."""
 
 
 @register("datasets", "nsynth")
 @dataclass(kw_only=True)
 class NSynth(Corpus):
-    """NSynth: instrument family (11), pitch (MIDI) and pitch class (12); official splits."""
+    """NSynth: instrument family (11), pitch (88 MIDI notes) and pitch class (12); official
+    splits.
+
+    Parameters
+    ----------
+    pitch_range : the MIDI notes of the ``pitch`` task, ``[lowest, highest]`` (HEAR's 21–108
+        by default), or ``full`` for every note present.
+    """
+
+    pitch_range: list[int] | Literal["full"] = field(default_factory=lambda: list(HEAR_PITCH_RANGE))
 
     name = "nsynth"
     citation = (
@@ -44,6 +60,18 @@ class NSynth(Corpus):
         "unpacked side by side"
     )
 
+    def __post_init__(self) -> None:
+        if self.pitch_range != "full":
+            if (
+                len(self.pitch_range) != 2
+                or not 0 <= self.pitch_range[0] <= self.pitch_range[1] <= 127
+            ):
+                raise ValueError(
+                    f"pitch_range: {self.pitch_range} is not [lowest, highest] MIDI notes "
+                    f"with 0 <= lowest <= highest <= 127; or write 'full'"
+                )
+        super().__post_init__()
+
     def _declare_tasks(self) -> dict[str, Task]:
         return {
             "instrument_family": Task("instrument_family", "multiclass", list(FAMILIES)),
@@ -52,8 +80,12 @@ class NSynth(Corpus):
         }
 
     def _finish_tasks(self, declared, splits):
-        pitches = {t.labels["pitch"] for tracks in splits.values() for t in tracks}
-        declared["pitch"] = Task("pitch", "multiclass", sorted(pitches, key=int))
+        if self.pitch_range == "full":
+            pitches = {t.labels["pitch"] for tracks in splits.values() for t in tracks}
+            declared["pitch"] = Task("pitch", "multiclass", sorted(pitches, key=int))
+        else:
+            low, high = self.pitch_range
+            declared["pitch"] = Task("pitch", "multiclass", [str(p) for p in range(low, high + 1)])
         return declared
 
     def _read(self) -> dict[str, list[Track]]:
@@ -82,11 +114,11 @@ class NSynth(Corpus):
                         f"{annotation}, note '{note_id}': instrument family '{family}' is not one "
                         f"of {', '.join(FAMILIES)}"
                     )
-                labels = {
-                    "instrument_family": family,
-                    "pitch": str(pitch),
-                    "pitch_class": PITCH_CLASSES[pitch % 12],
-                }
+                labels = {"instrument_family": family, "pitch_class": PITCH_CLASSES[pitch % 12]}
+                if self.pitch_range == "full" or (
+                    self.pitch_range[0] <= pitch <= self.pitch_range[1]
+                ):
+                    labels["pitch"] = str(pitch)
                 audio = self.path / folder / "audio" / f"{note_id}.wav"
                 tracks.append(Track(note_id, labels, audio_path=audio))
             out[split] = tracks

@@ -1,18 +1,26 @@
 """TinySOL: 2913 single notes of 14 orchestral instruments played ordinario (Cella et al., 2020).
 
 Layout, as unpacked from the Zenodo record 10.5281/zenodo.3685367 (``TinySOL.tar.gz``,
-``TinySOL_metadata.csv``)::
+``TinySOL_metadata.csv``), or mirdata's ``tinysol`` folder::
 
     <path>/annotation/TinySOL_metadata.csv      (or <path>/TinySOL_metadata.csv)
-    <path>/audio/TinySOL/<Family>/<Instrument>/ordinario/<file>.wav   (or <path>/audio/...)
+    <path>/audio/TinySOL/<Family>/<Instrument>/ordinario/<file>.wav
+    <path>/audio/<Family>/<Instrument>/ordinario/<file>.wav         (mirdata's)
 
 The metadata's columns, by position: Path, Fold, Family, Instrument (abbr.), Instrument (in
 full), Technique (abbr.), Technique (in full), Pitch, Pitch ID (MIDI), Dynamics, Dynamics ID,
 Instance ID, String ID, Needed digital retuning.
 
-Tasks: ``instrument`` (14 classes, the full names) and ``pitch_class`` (12). The official
-5-fold split, balanced by instrument, pitch range and dynamics: ``split: k`` makes fold k the
-test split, fold k+1 (cyclically) the validation split and the rest the train split.
+Tasks: ``instrument`` (14 classes, the full names) and ``pitch_class`` (12, from the Pitch
+ID). Track ids are the file names without ``.wav`` (as mirdata's). The official 5-fold
+split, balanced by instrument, pitch range and dynamics. Two conventions number its rounds
+(``fold_convention``):
+
+- ``test_k`` (ours, the default): ``split: k`` tests on fold k, validates on fold k+1
+  (cyclically) and trains on the other three;
+- ``validation_k`` (the original mir_ref's, which took mirdata's folds in order): ``split:
+  k`` validates on fold k and tests on fold k+1. Original configs converted by ``mir_ref
+  convert`` (or run unchanged) use it, so their results keep their meaning.
 """
 
 from __future__ import annotations
@@ -40,10 +48,14 @@ class TinySol(Corpus):
 
     Parameters
     ----------
-    split : the test fold, 0..4 (validation is the next fold, train the other three).
+    split : the round, 0..4: with ``fold_convention: test_k`` the test fold (validation is
+        the next fold, train the other three); with ``validation_k`` the validation fold
+        (test is the next fold).
+    fold_convention : ``test_k`` (ours) or ``validation_k`` (the original mir_ref's).
     """
 
     split: int | Literal["all"] = 0
+    fold_convention: Literal["test_k", "validation_k"] = "test_k"
 
     name = "tinysol"
     split_count = N_FOLDS
@@ -118,21 +130,25 @@ class TinySol(Corpus):
             entries.append((path, fold, labels))
         if not entries:
             raise DataError(f"{metadata} has no rows")
-        audio_root = self._audio_root(entries[0][0])
-        splits = fold_splits([fold for _, fold, _ in entries], self.split, N_FOLDS)
+        audio_root = self._audio_root([path for path, _, _ in entries])
+        splits = fold_splits(
+            [fold for _, fold, _ in entries], self.split, N_FOLDS, convention=self.fold_convention
+        )
         out: dict[str, list[Track]] = {"train": [], "validation": [], "test": []}
         for split, (path, _, labels) in zip(splits, entries, strict=True):
             track_id = Path(path).stem
             out[split].append(Track(track_id, labels, audio_path=audio_root / path))
         return out
 
-    def _audio_root(self, first_path: str) -> Path:
+    def _audio_root(self, paths: list[str]) -> Path:
+        """The folder the metadata's paths are relative to: the first that holds one of them
+        (a partial download holds some)."""
         candidates = [self.path / "audio" / "TinySOL", self.path / "audio", self.path / "TinySOL"]
         for root in candidates:
-            if (root / first_path).is_file():
+            if root.is_dir() and any((root / path).is_file() for path in paths):
                 return root
         raise DataError(
-            f"dataset '{self.name}': audio file {first_path} is in none of "
-            f"{', '.join(str(c) for c in candidates)}; unpack TinySOL.tar.gz into "
-            f"{self.path / 'audio'}"
+            f"dataset '{self.name}': none of the audio files of the metadata (first: "
+            f"{paths[0]}) is in {', '.join(str(c) for c in candidates)}; unpack TinySOL.tar.gz "
+            f"into {self.path / 'audio'}"
         )

@@ -22,6 +22,9 @@ Tasks, each with its own split, so one entry evaluates one of them:
   male3, male5, male10 when the file is absent), validation singers ``validation_singers``,
   train the rest;
 - ``singer`` (20 classes): every recording, a 70/15/15 split stratified by singer.
+
+Groups (for the bootstrap) are the singers in the technique task; the singer task, whose
+classes are the singers, has none.
 """
 
 from __future__ import annotations
@@ -174,6 +177,10 @@ class VocalSet(Corpus):
             logger.info("%s: %d file names disagree with their singer folder", self.name, renamed)
         task = next(iter(self.tasks))
         tracks = [t for t in tracks if task in t.labels]
+        if task == "technique":
+            self.group_kind = "singer"
+            for track in tracks:
+                track.group = track.labels["singer"]
         if task == "singer":
             assignment = stratified_split([t.labels["singer"] for t in tracks], seed=self.seed)
         else:

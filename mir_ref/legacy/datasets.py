@@ -25,11 +25,14 @@ class Target:
     options: tuple[tuple[str, Any], ...] = ()
 
 
+# The original numbered TinySOL's rounds as mirdata's fold lists came: round k validated on
+# fold k and tested on fold k+1. Ours tests on fold k; converted configs keep theirs.
+_TINYSOL = (("fold_convention", "validation_k"),)
 # original dataset name → original task name → ours.
 TARGETS: dict[str, dict[str, Target]] = {
     "tinysol": {
-        "instrument_classification": Target("tinysol", "instrument"),
-        "pitch_class_classification": Target("tinysol", "pitch_class"),
+        "instrument_classification": Target("tinysol", "instrument", _TINYSOL),
+        "pitch_class_classification": Target("tinysol", "pitch_class", _TINYSOL),
     },
     "beatport_key": {"key_estimation": Target("beatport_key", "key")},
     "magnatagatune": {"autotagging": Target("magnatagatune", "tags")},
@@ -132,6 +135,12 @@ def convert_dataset(
     kind = spec.get("type", "custom")
     if kind not in ("mirdata", "custom"):
         raise ConfigError(f"{where}.type: {kind!r} is not one of mirdata, custom")
+    if dict(target.options).get("fold_convention") == "validation_k":
+        notes.add(
+            note_path,
+            "fold_convention: validation_k: as the original, split k validates on fold k and "
+            "tests on fold k+1 (ours, test_k, tests on fold k)",
+        )
     if kind == "mirdata":
         notes.add(
             note_path,

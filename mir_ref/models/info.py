@@ -42,7 +42,7 @@ def _stored_size(experiment: Experiment, entry: ModelEntry, store: Store) -> int
     for dataset in experiment.datasets:
         for condition in experiment.conditions:
             for track in condition_tracks(dataset, condition):
-                key = embedding_key(entry, track, condition, seed=seed)
+                key = embedding_key(entry, track, condition, seed=seed, dataset=dataset)
                 if store.has(key):
                     return int(store.get(key).shape[-1])
     return None
