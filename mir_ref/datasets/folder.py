@@ -15,7 +15,7 @@ from mir_ref.datasets.base import Track, stratified_split
 from mir_ref.datasets.corpus import Corpus
 from mir_ref.errors import DataError
 from mir_ref.registry import register
-from mir_ref.tasks import Task
+from mir_ref.tasks import LabelKindName, Task
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au")
 _SPLIT_FOLDERS = {
@@ -34,21 +34,27 @@ class FolderDataset(Corpus):
     ----------
     task : the task's name in results.
     suffixes : the audio file suffixes to read (case-insensitive).
+    label_kind : what the folder names are: ``pitch_class`` (``C``, ``C#``, ``Db``...),
+        ``pitch`` (MIDI numbers) or ``key``, so that pitch shifts move them; ``none`` (genre,
+        instrument...) by default.
     """
 
     task: str = "label"
     suffixes: list[str] | None = None
+    label_kind: LabelKindName = "none"
 
     name = "folder"
     citation = "A user's own dataset, read from a folder per class; cite the source of its data."
     download_hint = "a folder holding one sub-folder of audio files per class"
 
     def _declare_tasks(self) -> dict[str, Task]:
-        return {self.task: Task(self.task, "multiclass")}
+        return {self.task: Task(self.task, "multiclass", label_kind=self.label_kind)}
 
     def _finish_tasks(self, declared, splits):
         labels = {track.labels[self.task] for tracks in splits.values() for track in tracks}
-        return {self.task: Task(self.task, "multiclass", sorted(labels))}
+        return {
+            self.task: Task(self.task, "multiclass", sorted(labels), label_kind=self.label_kind)
+        }
 
     def _read(self) -> dict[str, list[Track]]:
         split_roots = {
