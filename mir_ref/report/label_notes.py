@@ -16,7 +16,8 @@ from mir_ref.report.run_folder import RunFolder
 def best_rows(best: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     """The rows of ``table`` (a ``robustness.csv``-like table) for each model's best clean
     probe (``best``, from :func:`~mir_ref.report.tables.best_clean_probes`) at the default
-    sweep settings, with the report's ``column`` and ``model`` labels."""
+    sweep settings, with the report's ``column``, ``model`` (``model/layer`` for models with
+    several layers) and ``base_model`` labels."""
     table = tables.default_slice(table).assign(layer=lambda t: t["layer"].astype(str))
     best = best[["dataset", "task", "column", "model", "base_model", "layer", "probe"]]
     best = best.rename(columns={"model": "label"}).assign(layer=lambda t: t["layer"].astype(str))
@@ -25,23 +26,22 @@ def best_rows(best: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
         left_on=["dataset", "task", "model", "layer", "probe"],
         right_on=["dataset", "task", "base_model", "layer", "probe"],
     )
-    return merged.drop(columns=["model", "base_model"]).rename(columns={"label": "model"})
+    return merged.drop(columns="model").rename(columns={"label": "model"})
 
 
 def robustness_notes(folder: RunFolder, best: pd.DataFrame, column: str) -> str:
-    """Sentences for a task's robustness plot: which deformations scored kept labels, items
-    left out, and the SNR each model heard under each noise condition."""
-    table = folder.table("robustness.csv")
-    if table is None or "labels" not in table.columns:
+    """Sentences for a task's robustness plot: which deformations scored the clean labels,
+    items left out, and the SNR each model heard under each noise condition."""
+    rows = _task_rows(folder, best, column)
+    if rows is None:
         return ""
-    rows = best_rows(best, table)
-    rows = rows[rows["column"] == column]
     notes = []
     kept = sorted(set(rows.loc[rows["labels"] == "keep", "deformation"]))
     if kept:
         notes.append(
-            f"Scored against the clean labels (labels: keep): {', '.join(kept)}; every other "
-            "deformation moves the labels with the audio (a transposed C is scored as a C#)."
+            f"Scored against the clean labels (labels: keep): {', '.join(kept)}; under every "
+            "other deformation the labels follow the audio (a C shifted up a semitone is "
+            "scored as a C#)."
         )
     left_out = rows[rows["items_left_out"].fillna(0) > 0].drop_duplicates(
         ["deformation", "strength"]
@@ -52,7 +52,12 @@ def robustness_notes(folder: RunFolder, best: pd.DataFrame, column: str) -> str:
             for row in left_out.itertuples(index=False)
         )
         notes.append(f"Test items left out because their shifted label is not a class: {listed}.")
-    for deformation, listed in in_band_offsets(rows).items():
+    for deformation, heard in _in_band(rows).items():
+        if isinstance(heard, pd.Series):
+            listed = ", ".join(f"{model} {offset:+.1f} dB" for model, offset in heard.items())
+            listed = f"relative to the nominal SNR on the axis: {listed}"
+        else:
+            listed = heard
         notes.append(
             f"{deformation}: the SNR each model hears in its own band, {listed} (noise is "
             "added at the file's rate; a model that resamples lower never hears the noise "
@@ -61,50 +66,56 @@ def robustness_notes(folder: RunFolder, best: pd.DataFrame, column: str) -> str:
     return " ".join(notes)
 
 
-def in_band_offsets(rows: pd.DataFrame) -> dict[str, str]:
-    """Per noise deformation, each model's in-band SNR as text: an offset from the axis
-    (``mfcc +0.0 dB, crepe-tiny +1.4 dB``) when the strength is the nominal SNR, else the
-    values at each strength."""
-    noisy = rows[rows["in_band_snr_db"].notna()].drop_duplicates(
-        ["deformation", "strength", "model"]
-    )
+def axis_notes(folder: RunFolder, best: pd.DataFrame, column: str) -> dict[str, str]:
+    """Per noise deformation of a task whose strength is the nominal SNR, a short line for
+    its plot's axis: each model's in-band SNR relative to it, models with one offset together."""
+    rows = _task_rows(folder, best, column)
+    if rows is None:
+        return {}
     out = {}
-    for deformation, group in noisy.groupby("deformation", sort=False):
-        offsets = (group["in_band_snr_db"] - group["strength"]).groupby(group["model"], sort=False)
-        if (offsets.max() - offsets.min()).max() <= 0.05:
-            listed = ", ".join(
-                f"{model} {value:+.1f} dB" for model, value in offsets.mean().items()
-            )
-            out[deformation] = f"relative to the nominal SNR on the axis: {listed}"
+    for deformation, heard in _in_band(rows).items():
+        if not isinstance(heard, pd.Series):
             continue
-        per_model = group.sort_values("strength").groupby("model", sort=False)["in_band_snr_db"]
-        listed = "; ".join(
-            f"{model} " + " / ".join(f"{value:.1f}" for value in values)
-            for model, values in per_model
+        by_offset: dict[str, list[str]] = {}
+        for model, offset in heard.round(1).items():
+            by_offset.setdefault(f"{offset + 0.0:+.1f} dB", []).append(str(model))
+        text = "in band: " + "; ".join(
+            f"{offset} {', '.join(models)}" for offset, models in by_offset.items()
         )
-        strengths = " / ".join(f"{value:g}" for value in sorted(group["strength"].unique()))
-        out[deformation] = f"in dB at strengths {strengths}: {listed}"
+        out[deformation] = textwrap.fill(text, 34, break_on_hyphens=False)
     return out
 
 
-def axis_notes(folder: RunFolder, best: pd.DataFrame, column: str) -> dict[str, str]:
-    """Per noise deformation of a task, a short line for its plot's strength axis: each
-    model's in-band SNR relative to the nominal one, models with the same offset together."""
+def _task_rows(folder: RunFolder, best: pd.DataFrame, column: str) -> pd.DataFrame | None:
+    """``robustness.csv``'s rows of one task for the best probes; None for a run from before
+    the notes were recorded."""
     table = folder.table("robustness.csv")
-    if table is None or "in_band_snr_db" not in table.columns:
-        return {}
+    if table is None or not {"labels", "in_band_snr_db"} <= set(table.columns):
+        return None
     rows = best_rows(best, table)
-    rows = rows[(rows["column"] == column) & rows["in_band_snr_db"].notna()]
-    out = {}
-    for deformation, group in rows.groupby("deformation", sort=False):
-        offsets = (group["in_band_snr_db"] - group["strength"]).groupby(group["model"], sort=False)
-        if (offsets.max() - offsets.min()).max() > 0.05:
-            continue
-        by_offset: dict[str, list[str]] = {}
-        for model, offset in offsets.mean().round(1).items():
-            by_offset.setdefault(f"{offset + 0.0:+.1f} dB", []).append(str(model))
-        text = "heard in band: " + "; ".join(
-            f"{offset} {', '.join(models)}" for offset, models in by_offset.items()
+    return rows[rows["column"] == column]
+
+
+def _in_band(rows: pd.DataFrame) -> dict[str, pd.Series | str]:
+    """Per noise deformation, each (base) model's in-band SNR: its offset from the strength
+    (a Series by model) when the strength is the nominal SNR, else the values per strength
+    as text."""
+    noisy = rows[rows["in_band_snr_db"].notna()].drop_duplicates(
+        ["deformation", "strength", "base_model"]
+    )
+    out: dict[str, pd.Series | str] = {}
+    for deformation, group in noisy.groupby("deformation", sort=False):
+        offsets = (group["in_band_snr_db"] - group["strength"]).groupby(
+            group["base_model"], sort=False
         )
-        out[deformation] = textwrap.fill(text, 48)
+        if (offsets.max() - offsets.min()).max() <= 0.05:
+            out[deformation] = offsets.mean()
+            continue
+        per_model = group.sort_values("strength").groupby("base_model", sort=False)
+        listed = "; ".join(
+            f"{model} " + " / ".join(f"{value:.1f}" for value in part["in_band_snr_db"])
+            for model, part in per_model
+        )
+        strengths = " / ".join(f"{value:g}" for value in sorted(group["strength"].unique()))
+        out[deformation] = f"in dB at strengths {strengths}: {listed}"
     return out
