@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from mir_ref import registry
 from mir_ref.config import Condition, Experiment
@@ -21,7 +22,7 @@ from mir_ref.preflight import check
 from mir_ref.stages import evaluate, extract, train
 from mir_ref.tasks import KEYS, LABEL_KINDS, PITCH_CLASSES, LabelChange, LabelKindName, Task
 from mir_ref.train import read_predictions
-from tests.conftest import manifest_config
+from tests.conftest import REPO, manifest_config
 
 FLATS = {"C#": "Db", "D#": "Eb", "F#": "Gb", "G#": "Ab", "A#": "Bb"}
 
@@ -458,3 +459,15 @@ def test_a_probe_trained_on_shifted_audio_learns_shifted_labels(shifted_run):
     # labels stayed, this probe would call every C a B (or a C#).
     assert accuracy["shifted_training", -1] >= 0.9
     assert accuracy["shifted_training", 1] >= 0.9
+
+
+def test_the_readme_example_of_both_label_modes_loads():
+    readme = (REPO / "README.md").read_text().split("### Deformations and labels", 1)[1]
+    block = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
+    entries = yaml.safe_load(block)["deformations"]
+    conditions = Experiment.from_config(tones_config(entries, ["pitch_class", "key"])).conditions
+    assert [c.label for c in conditions][1:3] == [
+        "pitch_shift@semitones=-2",
+        "pitch_shift@semitones=-1",
+    ]
+    assert conditions[-1].label == "pitch_shift (labels kept)@semitones=2"
