@@ -17,6 +17,7 @@ from mir_ref.deformations.base import Deformation
 from mir_ref.deformations.noise import in_band_snr_db, nominal_snr_db
 from mir_ref.equivariance import counts
 from mir_ref.errors import ConfigError
+from mir_ref.legacy import write_converted
 from mir_ref.plan import condition_labels
 from mir_ref.preflight import check
 from mir_ref.stages import evaluate, extract, train
@@ -471,3 +472,16 @@ def test_the_readme_example_of_both_label_modes_loads():
         "pitch_shift@semitones=-1",
     ]
     assert conditions[-1].label == "pitch_shift (labels kept)@semitones=2"
+
+
+def test_an_original_config_with_a_pitch_shift_says_its_labels_now_follow(tmp_path):
+    original = yaml.safe_load((REPO / "tests/fixtures/legacy_configs/tinysol.yml").read_text())
+    experiment = original["experiments"][0]
+    experiment["task"]["name"] = "pitch_class_classification"
+    shift_up = {"type": "PitchShift", "params": {"min_semitones": 1, "max_semitones": 1, "p": 1}}
+    experiment["datasets"][0]["deformations"] = [[shift_up]]
+    (tmp_path / "old.yml").write_text(yaml.safe_dump(original))
+    [converted] = write_converted(tmp_path / "old.yml", tmp_path / "new.yml")
+    text = " ".join(line.strip().lstrip("# ") for line in converted.read_text().splitlines())
+    assert "changed meaning: under pitch_shift(semitones=1) the labels" in text
+    assert "add `labels: keep` to an entry for its numbers" in text
