@@ -65,12 +65,6 @@ class LabelChange:
         """This change followed by ``later`` (a chain's steps in order)."""
         return LabelChange(self.semitones + later.semitones, self.tempo_factor * later.tempo_factor)
 
-    def describe(self) -> str:
-        """``'+2 semitones'``, ``'tempo × 1.25'``, ``'no change'``, or both."""
-        parts = [f"{self.semitones:+g} semitones"] if self.semitones else []
-        parts += [f"tempo × {self.tempo_factor:g}"] if self.tempo_factor != 1 else []
-        return ", ".join(parts) or "no change"
-
 
 class LabelKind:
     """What a task's labels are, and how a :class:`LabelChange` moves them.

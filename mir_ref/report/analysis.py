@@ -20,7 +20,7 @@ import sklearn.metrics
 from mir_ref.metrics import KEY_ERROR_CATEGORIES, key_error_category
 from mir_ref.report.run_folder import RunFolder, TaskInfo
 from mir_ref.results import CLEAN
-from mir_ref.tasks import KEYS, PITCH_CLASSES, normalize_key
+from mir_ref.tasks import KEYS, LABEL_KINDS, PITCH_CLASSES, normalize_key
 from mir_ref.train import read_predictions
 
 logger = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ def pitch_class_orders(classes: Sequence[str]) -> dict[str, list[int]] | None:
 
 def _pitch_class(name: str) -> str | None:
     try:
-        return normalize_key(f"{name}:major").split(":")[0]
+        return PITCH_CLASSES[LABEL_KINDS["pitch_class"].position(name)]
     except ValueError:
         return None
 
