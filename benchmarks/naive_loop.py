@@ -56,7 +56,9 @@ def naive_loop(experiment, folder: Path) -> None:
             path = Path(track.audio_path)
             if condition.deformation is not None:
                 audio, rate = soundfile.read(path, dtype="float32")
-                audio = condition.deformation(audio, rate, track_rng(seed, track, condition))
+                audio = condition.deformation(
+                    audio, rate, track_rng(seed, dataset, track, condition)
+                )
                 path = folder / "deformed" / condition.label / f"{_file_name(track.id)}.wav"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 soundfile.write(path, audio, rate, subtype="FLOAT")

@@ -29,6 +29,7 @@ from mir_ref.deformations.base import Deformation
 from mir_ref.errors import ConfigError, did_you_mean
 from mir_ref.models.base import EmbeddingModel
 from mir_ref.probes.base import Probe
+from mir_ref.tasks import LabelChange
 
 MAX_CONFIG_BYTES = 1_000_000
 
@@ -245,6 +246,11 @@ def load_config(source: str | Path | dict[str, Any] | Config) -> Config:
 
 
 APPLY_TO = ("test", "train", "both")
+LABEL_MODES = ("follow", "keep")
+"""``labels:`` of a deformation entry: labels move with the audio (``follow``, the default)
+or stay the clean track's (``keep``: "does my model ignore pitch?")."""
+KEPT_LABELS = " (labels kept)"
+"""Appended to the ``deformation`` column of every row measured with ``labels: keep``."""
 
 
 @dataclass
@@ -253,18 +259,29 @@ class Condition:
 
     ``apply_to`` says which audio it deforms: ``test`` (probes train on clean audio),
     ``train`` (probes train on deformed train and validation audio, test on clean) or
-    ``both``. ``name`` labels it in results (default: the deformation's type).
+    ``both``. ``name`` labels it in results (default: the deformation's type). ``labels``
+    says whether labels move with the audio (``follow``: a transposed C is scored as a C#)
+    or stay the clean track's (``keep``).
     """
 
     deformation: Deformation | None = None
     type: str = "none"
     apply_to: str = "test"
     name: str = ""
+    labels: str = "follow"
 
     @property
     def title(self) -> str:
-        """The ``deformation`` column of results: the entry's name, else its type."""
-        return self.name or self.type
+        """The ``deformation`` column of results: the entry's name, else its type, marked
+        with :data:`KEPT_LABELS` under ``labels: keep``."""
+        return (self.name or self.type) + (KEPT_LABELS if self.labels == "keep" else "")
+
+    def label_change(self) -> LabelChange | None:
+        """What this condition does to labels: none when clean or under ``labels: keep``,
+        else its deformation's change (None when the deformation declares none)."""
+        if self.deformation is None or self.labels == "keep":
+            return LabelChange()
+        return self.deformation.label_change()
 
     @property
     def strength(self) -> float | None:
@@ -351,15 +368,61 @@ def _expand_deformation(
             f"{where}.apply_to: {apply_to!r} is not one of {', '.join(APPLY_TO)}"
             f"{did_you_mean(apply_to, APPLY_TO)}"
         )
+    labels = spec.get("labels", "follow")
+    if labels not in LABEL_MODES:
+        raise ConfigError(
+            f"{where}.labels: {labels!r} is not one of {', '.join(LABEL_MODES)}"
+            f"{did_you_mean(str(labels), LABEL_MODES)}"
+        )
     name = str(spec.get("name") or "")
-    params = {k: v for k, v in spec.items() if k not in ("name", "apply_to")}
+    if name.endswith(KEPT_LABELS):
+        raise ConfigError(
+            f"{where}.name: {name!r} ends with {KEPT_LABELS.strip()!r}, which marks "
+            f"`labels: keep` rows; set `labels: keep` instead"
+        )
+    params = {k: v for k, v in spec.items() if k not in ("name", "apply_to", "labels")}
     params = _resolve_deformation_paths(params, base_dir)
     return [
         Condition(
-            registry.build("deformations", single, where=where), str(spec["type"]), apply_to, name
+            registry.build("deformations", single, where=where),
+            str(spec["type"]),
+            apply_to,
+            name,
+            labels,
         )
         for single in kind.expand(params, where)
     ]
+
+
+def label_map_problems(datasets: list[Dataset], conditions: list[Condition]) -> list[str]:
+    """Every (condition, task) whose labels the condition's deformation cannot move.
+
+    A fractional pitch shift on a pitch-class, pitch or key task lands between two labels; a
+    deformation that does not declare what it does to pitch and tempo cannot be trusted on a
+    task whose labels a deformation can move. ``labels: keep`` opts out of both.
+    """
+    problems = []
+    for condition in conditions:
+        change = condition.label_change()
+        for dataset in datasets:
+            for task in dataset.tasks.values():
+                where = f"deformation '{condition.title}'"
+                if condition.strength is not None:
+                    where += f" at {condition.deformation.strength}={condition.strength:g}"
+                where += f", dataset '{dataset.name}', task '{task.name}'"
+                if change is None and task.label_kind != "none":
+                    problems.append(
+                        f"{where} ({task.label_kind} labels): '{condition.type}' does not declare "
+                        f"how it changes pitch and tempo, so its labels cannot follow the audio; "
+                        f"declare `label_change()` (or `keeps_labels = True`) on its class, or "
+                        f"add `labels: keep` to the entry to score against the clean labels"
+                    )
+                elif change is not None and (problem := task.label_map_problem(change)):
+                    problems.append(
+                        f"{where} ({task.label_kind} labels): {problem}; use whole semitones, or "
+                        f"add `labels: keep` to the entry to score against the clean labels"
+                    )
+    return problems
 
 
 def resolve_cache_dir(config: Config | None) -> Path:
@@ -412,6 +475,12 @@ class Experiment:
         for index, spec in enumerate(config.deformations):
             conditions.extend(_expand_deformation(spec, f"deformations[{index}]", base))
         _unique([c.label for c in conditions], "deformations", "condition")
+        problems = label_map_problems(datasets, conditions)
+        if problems:
+            raise ConfigError(
+                "deformations: labels cannot follow the audio:\n"
+                + "\n".join(f"  - {problem}" for problem in problems)
+            )
 
         densities = config.embedding.densities()
         models = []

@@ -8,7 +8,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from mir_ref import metrics, progress, stats
+from mir_ref import condition_notes, equivariance, metrics, progress, stats
 from mir_ref.config import Experiment
 from mir_ref.errors import MirRefError
 from mir_ref.results import COLUMNS, KEY_COLUMNS, write_results
@@ -27,6 +27,7 @@ def task_table(experiment: Experiment) -> dict[str, dict]:
             "classes": task.classes,
             "metrics": task.metrics,
             "main_metric": task.main_metric,
+            "label_kind": task.label_kind,
         }
         for dataset in experiment.datasets
         for task in dataset.tasks.values()
@@ -37,9 +38,11 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
     """Score every predictions file of the run; write the results and their summaries.
 
     Writes ``results.csv`` / ``.parquet`` (with bootstrap intervals), ``summary.csv`` (mean
-    and std over seeds), ``robustness.csv`` (drop from clean audio per deformation strength;
-    only when there are deformed rows), ``selection.csv`` (the hyper-parameters each probe
-    selected on validation) and ``tasks.json``.
+    and std over seeds), ``robustness.csv`` (drop from clean audio per deformation strength,
+    with the labels scored, the items left out and each model's in-band SNR; only when there
+    are deformed rows), ``equivariance.csv`` (where a pitch shift moved pitch, pitch-class or
+    key labels: whether predictions moved with the audio), ``selection.csv`` (the
+    hyper-parameters each probe selected on validation) and ``tasks.json``.
     """
     protocol = experiment.config.protocol
     tasks = {
@@ -53,7 +56,7 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
             f"no predictions under {experiment.output_dir / 'predictions'}; run `mir_ref train` "
             f"first"
         )
-    rows, selections = [], []
+    rows, selections, label_notes, moves = [], [], [], []
     with progress.bar("evaluate", len(files)) as advance:
         for path in files:
             meta, per_condition = read_predictions(path)
@@ -81,8 +84,26 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
                         "train_items": meta["selection"]["train_items"],
                     }
                 )
+            label_notes += condition_notes.label_notes(
+                meta["dataset"], meta["task"], meta["conditions"]
+            )
             for condition, arrays in zip(meta["conditions"], per_condition, strict=True):
                 y_true, y_score = arrays["y_true"], arrays["y_score"]
+                if "y_moved" in arrays and equivariance.applies(task, condition):
+                    moves.append(
+                        {
+                            **identity,
+                            "train_fraction": fraction,
+                            "probe": meta["probe"],
+                            "deformation": condition["deformation"],
+                            "strength": condition["strength"],
+                            "semitones": condition["semitones"],
+                            "labels": condition["labels"],
+                            **equivariance.counts(
+                                task, arrays["y_clean"], arrays["y_moved"], y_score
+                            ),
+                        }
+                    )
                 scores = metrics.compute(task, y_true, y_score)
                 for metric, function in metrics.metrics_for(task).items():
                     low, high = stats.bootstrap_ci(
@@ -117,7 +138,13 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
     stats.summarize_seeds(results).to_csv(output_dir / "summary.csv", index=False)
     robustness = stats.robustness(results)
     if not robustness.empty:
+        snr = condition_notes.in_band_snr(experiment)
+        robustness = condition_notes.annotate(robustness, label_notes, snr)
         robustness.to_csv(output_dir / "robustness.csv", index=False)
+    if moves:
+        equivariance.shares(moves).to_csv(output_dir / equivariance.EQUIVARIANCE_FILE, index=False)
+    else:  # an earlier run's view would describe predictions that are gone
+        (output_dir / equivariance.EQUIVARIANCE_FILE).unlink(missing_ok=True)
     if selections:
         pd.DataFrame(selections).to_csv(output_dir / "selection.csv", index=False)
     (output_dir / "tasks.json").write_text(json.dumps(task_table(experiment), indent=2))

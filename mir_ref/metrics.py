@@ -18,7 +18,7 @@ import numpy as np
 # together ~1 s of imports, which a warm rerun (no metric computed) would otherwise pay.
 from mir_ref.errors import ConfigError
 from mir_ref.registry import available, lookup, register
-from mir_ref.tasks import TASK_TYPES, Task
+from mir_ref.tasks import TASK_TYPES, Task, normalize_key
 
 Metric = Callable[[np.ndarray, np.ndarray, Task], float]
 Resampled = Callable[[np.ndarray, np.ndarray, Task, np.ndarray], np.ndarray]
@@ -238,6 +238,23 @@ def _macro_over_resampled_tags(values: list[np.ndarray], defined: list[np.ndarra
     count = defined.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, np.where(defined, values, 0).sum(axis=1) / count, np.nan)
+
+
+KEY_ERROR_CATEGORIES = ["correct", "fifth", "relative", "parallel", "other"]
+"""MIREX key-error categories, scored 1, 0.5, 0.3, 0.2 and 0 by ``mir_eval.key``: the fifth is
+a perfect fifth above the reference in the same mode, as the MIREX score counts it."""
+_KEY_CATEGORY_OF_SCORE = dict(zip([1.0, 0.5, 0.3, 0.2, 0.0], KEY_ERROR_CATEGORIES, strict=True))
+
+
+def key_error_category(reference: str, estimate: str) -> str:
+    """The MIREX category (:data:`KEY_ERROR_CATEGORIES`) of key ``estimate`` for the true key
+    ``reference``, both in any spelling :func:`~mir_ref.tasks.normalize_key` reads."""
+    import mir_eval
+
+    score = mir_eval.key.weighted_score(
+        _mir_eval_key(normalize_key(reference)), _mir_eval_key(normalize_key(estimate))
+    )
+    return _KEY_CATEGORY_OF_SCORE[score]
 
 
 def _mir_eval_key(key: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -11,7 +12,9 @@ from mir_ref import registry
 from mir_ref.config import Condition, Experiment, ModelEntry
 from mir_ref.datasets.base import Dataset, Track
 from mir_ref.datasets.corpus import unfolded_name
+from mir_ref.errors import ConfigError
 from mir_ref.store import cache_key
+from mir_ref.tasks import LabelChange, Task
 
 
 def component_material(component: object, type_name: str) -> dict:
@@ -70,11 +73,79 @@ def track_rng(
     seed: int, dataset: Dataset, track: Track, condition: Condition
 ) -> np.random.Generator:
     """The random generator of one deformation of one track: same inputs, same noise."""
-    # Without the entry's name: entries that differ only in name (and apply_to) share their
-    # embeddings' cache keys, so they must deform with the same noise too.
-    label = replace(condition, name="").label
+    # Without the entry's name: entries that differ only in name (apply_to, labels) share
+    # their embeddings' cache keys, so they must deform with the same noise too.
+    label = replace(condition, name="", labels="follow").label
     digest = hashlib.sha256(f"{noise_source(dataset, track)}|{label}".encode()).digest()
     return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
+
+
+@dataclass
+class ConditionLabels:
+    """One split's items under one condition, and their labels.
+
+    Attributes
+    ----------
+    tracks : the items of the condition, in split order: those whose label moved outside the
+        task's vocabulary are left out (``labels: follow`` only).
+    scored : the label each item is scored against: moved with the audio (``labels: follow``)
+        or the clean track's (``labels: keep``).
+    clean : each item's own (clean-audio) label.
+    moved : each item's label moved with the audio; None where it left the vocabulary or the
+        change has no mapping (a fractional shift under ``labels: keep``).
+    left_out : how many items were left out.
+    moves : whether the condition moves this task's labels at all (a pitch shift on a pitch
+        task; not noise, not a genre task).
+    """
+
+    tracks: list[Track]
+    scored: list[Any]
+    clean: list[Any]
+    moved: list[Any]
+    left_out: int
+    moves: bool
+
+
+def condition_labels(task: Task, tracks: list[Track], condition: Condition) -> ConditionLabels:
+    """The labels of ``tracks`` for ``task`` under ``condition``: the one place where labels
+    follow the audio.
+
+    With ``labels: follow`` (the default) a pitch shift by n semitones moves pitch classes,
+    MIDI pitches and key tonics by n, and a time stretch at rate r multiplies tempi by r
+    (:meth:`~mir_ref.tasks.Task.moved_labels`); an item whose moved label falls outside the
+    vocabulary is left out of this condition and counted. With ``labels: keep`` every item is
+    scored against its clean label. The same labels train the probes of ``apply_to: train |
+    both`` conditions and are stored with the predictions they score.
+    """
+    clean = [track.labels[task.name] for track in tracks]
+    # Under `labels: keep` the moved labels are still worked out where they can be: they show
+    # whether predictions followed the audio (the pitch-equivariance view).
+    change = condition.deformation.label_change() if condition.deformation else LabelChange()
+    keep = condition.labels == "keep"
+    if change is None and not keep and task.label_kind != "none":
+        raise ConfigError(  # refused when the config is read; a guard for Python callers
+            f"deformation '{condition.title}', task '{task.name}': the deformation does not "
+            f"declare what it does to {task.label_kind} labels"
+        )
+    if change is None or not task.kind.moved_by(change):
+        return ConditionLabels(list(tracks), clean, clean, clean, 0, False)
+    if keep:
+        defined = task.label_map_problem(change) is None
+        moved = task.moved_labels(clean, change) if defined else [None] * len(clean)
+        return ConditionLabels(list(tracks), clean, clean, moved, 0, True)
+    try:
+        moved = task.moved_labels(clean, change)
+    except ValueError as error:
+        raise ConfigError(f"deformation '{condition.title}': {error}") from None
+    kept = [index for index, label in enumerate(moved) if label is not None]
+    return ConditionLabels(
+        [tracks[i] for i in kept],
+        [moved[i] for i in kept],
+        [clean[i] for i in kept],
+        [moved[i] for i in kept],
+        len(tracks) - len(kept),
+        True,
+    )
 
 
 def condition_tracks(dataset: Dataset, condition: Condition) -> list[Track]:

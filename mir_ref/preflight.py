@@ -24,6 +24,7 @@ from mir_ref import audio as audio_io
 from mir_ref.config import Experiment
 from mir_ref.datasets.base import SPLITS, Dataset, Track
 from mir_ref.errors import AudioError, DataError
+from mir_ref.plan import condition_labels
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ def check(experiment: Experiment, *, audio: bool = True) -> Preflight:
     skip = experiment.config.execution.on_bad_audio == "skip"
     for dataset in experiment.datasets:
         check_dataset(dataset, audio=audio, skip=skip, found=found)
+        if not found.problems:
+            _moved_label_problems(experiment, dataset, found)
     if found.skips:
         first = found.skips[0]
         log.warning(
@@ -255,6 +258,35 @@ def _label_problems(dataset: Dataset, tracks: list[Track]) -> list[str]:
                     f"({shown}{more})"
                 )
     return problems
+
+
+def _moved_label_problems(experiment: Experiment, dataset: Dataset, found: Preflight) -> None:
+    """Items whose label a condition moves outside the vocabulary (a warning: they are left
+    out of that condition), and splits that would be left empty (a problem)."""
+    for condition in experiment.conditions[1:]:
+        splits = {"test": ("test",), "train": ("train", "validation")}.get(
+            condition.apply_to, SPLITS
+        )
+        for task in dataset.tasks.values():
+            for split in splits:
+                tracks = dataset.task_tracks(task.name, split)
+                labels = condition_labels(task, tracks, condition)
+                if not labels.left_out:
+                    continue
+                where = (
+                    f"dataset '{dataset.name}', task '{task.name}', condition "
+                    f"'{condition.label}', {split} split"
+                )
+                if not labels.tracks:
+                    found.problems.append(
+                        f"{where}: every label moves outside the task's vocabulary; nothing "
+                        f"would be left (add `labels: keep` to the entry, or a milder strength)"
+                    )
+                    continue
+                found.warnings.append(
+                    f"{where}: {labels.left_out} of {len(tracks)} items have a moved label "
+                    f"outside the task's vocabulary and are left out of this condition only"
+                )
 
 
 def _split_problems(dataset: Dataset, skipped: set[str], found: Preflight) -> None:

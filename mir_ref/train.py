@@ -24,7 +24,7 @@ from mir_ref import progress
 from mir_ref.config import Condition, Experiment, ModelEntry, ProtocolConfig
 from mir_ref.datasets.base import Dataset, Track
 from mir_ref.errors import DataError, MirRefError
-from mir_ref.plan import component_material, embedding_key
+from mir_ref.plan import ConditionLabels, component_material, condition_labels, embedding_key
 from mir_ref.probes.bags import Bags
 from mir_ref.probes.base import Probe
 from mir_ref.probes.selection import expand_grid, select
@@ -60,6 +60,7 @@ def predictions_path(output_dir: Path, *parts: str) -> Path:
 class _Split:
     tracks: list[Track]
     keys: list[str]
+    labels: ConditionLabels
 
 
 @dataclass
@@ -129,20 +130,28 @@ class _FitGroup:
 
 
 def _task_splits(
-    experiment: Experiment, dataset: Dataset, task: str, model: ModelEntry
+    experiment: Experiment, dataset: Dataset, task: Task, model: ModelEntry
 ) -> tuple[list[_FitGroup], dict[str, _Split]]:
-    """The training groups (clean first) and, per condition label, its test split."""
+    """The training groups (clean first) and, per condition label, its test split; each
+    split's items and labels are those of its condition (labels follow the audio)."""
     seed = experiment.config.protocol.seed
     clean = experiment.conditions[0]
 
     def split_of(split: str, condition: Condition) -> _Split:
-        tracks = dataset.task_tracks(task, split)
+        tracks = dataset.task_tracks(task.name, split)
+        where = f"dataset '{dataset.name}', task '{task.name}'"
         if not tracks:
+            raise DataError(f"{where}: the {split} split has no tracks")
+        labels = condition_labels(task, tracks, condition)
+        if not labels.tracks:
             raise DataError(
-                f"dataset '{dataset.name}', task '{task}': the {split} split has no tracks"
+                f"{where}, condition '{condition.label}': every label of the {split} split "
+                f"moves outside the task's vocabulary; nothing is left to score"
             )
-        keys = [embedding_key(model, t, condition, seed=seed, dataset=dataset) for t in tracks]
-        return _Split(tracks, keys)
+        keys = [
+            embedding_key(model, t, condition, seed=seed, dataset=dataset) for t in labels.tracks
+        ]
+        return _Split(labels.tracks, keys, labels)
 
     def fit_of(condition: Condition) -> dict[str, _Split]:
         return {split: split_of(split, condition) for split in ("train", "validation")}
@@ -250,8 +259,20 @@ def _fit_grid(
     return _GridFit(list(fitted[winner]), selection)
 
 
-def _labels(task: Task, tracks: list[Track]) -> np.ndarray:
-    return task.encode([t.labels[task.name] for t in tracks], track_ids=[t.id for t in tracks])
+def _labels(task: Task, split: _Split) -> np.ndarray:
+    """The encoded labels a split is trained or scored on (moved with the audio, or kept)."""
+    return task.encode(split.labels.scored, track_ids=[t.id for t in split.tracks])
+
+
+def _encoded_or_missing(task: Task, labels: list[Any]) -> np.ndarray:
+    """Encoded labels with ``-1`` (NaN for regression) where a label is None (it moved
+    outside the vocabulary)."""
+    present = [index for index, label in enumerate(labels) if label is not None]
+    encoded = task.encode([labels[i] for i in present])
+    missing = np.nan if task.type == "regression" else -1
+    out = np.full((len(labels), *encoded.shape[1:]), missing, dtype=encoded.dtype)
+    out[present] = encoded
+    return out
 
 
 class _OneThreadOnceNeeded:
@@ -309,7 +330,7 @@ def train(experiment: Experiment, *, cell: tuple[str, str, str, str] | None = No
     with progress.bar("train", total) as advance, _OneThreadOnceNeeded() as one_thread:
         for dataset, task, model in jobs:
             where = f"dataset '{dataset.name}', task '{task.name}', model '{model.id}'"
-            groups, test = _task_splits(experiment, dataset, task.name, model)
+            groups, test = _task_splits(experiment, dataset, task, model)
 
             # Read the embeddings only when a probe is trained: a rerun skips them all.
             @functools.cache
@@ -323,7 +344,7 @@ def train(experiment: Experiment, *, cell: tuple[str, str, str, str] | None = No
                     label: _features(store, split, pooling, where) for label, split in test.items()
                 }
                 track_labels = [
-                    {n: _labels(task, split.tracks) for n, split in g.fit.items()} for g in groups
+                    {n: _labels(task, split) for n, split in g.fit.items()} for g in groups
                 ]
                 x = [{name: split.x for name, split in group.items()} for group in items]
                 y = [
@@ -335,7 +356,7 @@ def train(experiment: Experiment, *, cell: tuple[str, str, str, str] | None = No
             fit_keys: dict[str, Any] = {"fit": [s.keys for s in groups[0].fit.values()]}
             if len(groups) > 1:
                 fit_keys["fit_deformed"] = [[s.keys for s in g.fit.values()] for g in groups[1:]]
-            y_test = {label: _labels(task, split.tracks) for label, split in test.items()}
+            y_test = {label: _labels(task, split) for label, split in test.items()}
             for layer_index, layer in enumerate(model.model.layers):
                 if cell is not None and layer != cell[3]:
                     continue
@@ -350,7 +371,13 @@ def train(experiment: Experiment, *, cell: tuple[str, str, str, str] | None = No
                         "window_s": model.window_s,
                         "hop_s": model.hop_s,
                         "pooling": pooling,
-                        "task": {"type": task.type, "classes": task.classes},
+                        "task": {
+                            "type": task.type,
+                            "classes": task.classes,
+                            "label_kind": task.label_kind,
+                        },
+                        # `labels: keep` and `follow` share embeddings, not labels.
+                        "conditions": [c.label for c in experiment.conditions],
                         "probe": component_material(probe, probe.label()),
                         "protocol": trained_by,
                         "train_fraction": fraction,
@@ -413,13 +440,13 @@ def train(experiment: Experiment, *, cell: tuple[str, str, str, str] | None = No
                             "seed": seed,
                             "train_fraction": fraction,
                             "conditions": [
-                                {"label": c.label, "deformation": c.title, "strength": c.strength}
+                                _condition_record(c, test[c.label].labels)
                                 for c in experiment.conditions
                             ],
                             "epochs": int(getattr(clean_fit.probes[index], "n_epochs_", 0)),
                             "selection": clean_fit.selection,
                         }
-                        _write_predictions(paths[index], meta, test, y_test, scores[index])
+                        _write_predictions(paths[index], meta, task, test, y_test, scores[index])
                     written.extend(paths)
                     trained += len(seeds)
                     advance(len(seeds))
@@ -427,34 +454,54 @@ def train(experiment: Experiment, *, cell: tuple[str, str, str, str] | None = No
     return written
 
 
+def _condition_record(condition: Condition, labels: ConditionLabels) -> dict[str, Any]:
+    """A condition as the predictions file's metadata describes it: which labels its rows
+    are scored against and how many test items it left out."""
+    change = condition.deformation.label_change() if condition.deformation else None
+    return {
+        "label": condition.label,
+        "deformation": condition.title,
+        "strength": condition.strength,
+        "labels": condition.labels,
+        "semitones": None if change is None else change.semitones,
+        "tempo_factor": None if change is None else change.tempo_factor,
+        "labels_moved": labels.moves,
+        "left_out": labels.left_out,
+    }
+
+
 def _write_predictions(
     path: Path,
     meta: dict[str, Any],
+    task: Task,
     test: dict[str, _Split],
     y_test: dict[str, np.ndarray],
     scores: dict[str, np.ndarray],
 ) -> None:
     arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(meta))}
     for index, condition in enumerate(meta["conditions"]):
-        label = condition["label"]
-        arrays[f"track_ids_{index}"] = np.array([t.id for t in test[label].tracks])
-        arrays[f"y_true_{index}"] = y_test[label]
-        arrays[f"y_score_{index}"] = np.asarray(scores[label], dtype=np.float32)
+        split = test[condition["label"]]
+        arrays[f"track_ids_{index}"] = np.array([t.id for t in split.tracks])
+        arrays[f"y_true_{index}"] = y_test[condition["label"]]
+        arrays[f"y_score_{index}"] = np.asarray(scores[condition["label"]], dtype=np.float32)
+        if split.labels.moves:  # both labels of each item, for the pitch-equivariance view
+            arrays[f"y_clean_{index}"] = task.encode(split.labels.clean)
+            arrays[f"y_moved_{index}"] = _encoded_or_missing(task, split.labels.moved)
     atomic_write(path, lambda file: np.savez(file, **arrays))
 
 
 def read_predictions(path: Path) -> tuple[dict[str, Any], list[dict[str, np.ndarray]]]:
-    """Metadata and, per condition, ``track_ids``, ``y_true`` and ``y_score`` of one file."""
+    """Metadata and, per condition, ``track_ids``, ``y_true`` (the labels scored) and
+    ``y_score`` of one file; where the condition moved the labels, also ``y_clean`` (each
+    item's clean label) and ``y_moved`` (moved with the audio; -1 outside the vocabulary)."""
     with np.load(path, allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
-        per_condition = [
-            {
-                "track_ids": data[f"track_ids_{i}"],
-                "y_true": data[f"y_true_{i}"],
-                "y_score": data[f"y_score_{i}"],
-            }
-            for i in range(len(meta["conditions"]))
-        ]
+        per_condition = []
+        for i in range(len(meta["conditions"])):
+            names = ("track_ids", "y_true", "y_score", "y_clean", "y_moved")
+            per_condition.append(
+                {name: data[f"{name}_{i}"] for name in names if f"{name}_{i}" in data.files}
+            )
     return meta, per_condition
 
 

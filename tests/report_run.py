@@ -2,8 +2,9 @@
 
 ``make_run_folder`` writes ``results.csv`` and ``tasks.json`` and, with ``full=True``, every
 optional input the report reads: CI columns, train-fraction and hop sweeps, a multi-layer model,
-stored predictions, ``comparisons.csv``, ``models.json``, ``profile.json``, ``versions.json``,
-``config.yml`` and deformed example WAVs.
+stored predictions, ``comparisons.csv``, ``robustness.csv`` (with the in-band SNR of noise,
+2 dB above nominal for the encoder), ``equivariance.csv``, ``models.json``, ``profile.json``,
+``versions.json``, ``config.yml`` and deformed example WAVs.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ ALL_SECTIONS = [
     "layers",
     "data-efficiency",
     "pitch-key",
+    "pitch-equivariance",
     "per-class",
     "efficiency",
     "listening",
@@ -152,6 +154,7 @@ def make_run_folder(
         ]
     )
     comparisons.to_csv(root / "comparisons.csv", index=False)
+    write_label_tables(root, results, tasks)
     models_info = {
         "mfcc": {"parameters": 0, "embedding_size": 40, "speed_x_realtime": 812.5},
         "chroma": {"parameters": 0, "embedding_size": 12, "speed_x_realtime": 640.0},
@@ -174,6 +177,44 @@ def make_run_folder(
             audio = 0.3 * np.sin(2 * np.pi * 440 * t)[:, None] * np.ones((1, 2))
             soundfile.write(folder / f"{track}.wav", audio.astype(np.float32), 22050)
     return root
+
+
+IN_BAND_OFFSET_DB = {"mfcc": 0.0, "chroma": 0.0, "encoder": 2.0}
+"""What each synthetic model hears of white noise above the nominal SNR."""
+
+
+def write_label_tables(root: Path, results: pd.DataFrame, tasks: dict[str, dict]) -> None:
+    """``robustness.csv`` with the labels scored and in-band SNRs, and ``equivariance.csv``:
+    under a ±1 semitone shift, chroma's predictions move with the audio (all of them), the
+    others' stay on the clean label for half the items."""
+    deformed = results[results["deformation"] != "none"]
+    keys = ["dataset", "task", "model", "layer", "train_fraction", "probe", "metric"]
+    keys += ["hop_s", "deformation", "strength"]
+    robustness = deformed.groupby(keys, dropna=False)["value"].mean().reset_index()
+    noise = robustness["deformation"] == "white_noise"
+    offset = robustness["model"].map(IN_BAND_OFFSET_DB)
+    robustness = robustness.assign(
+        labels="follow",
+        items_left_out=0,
+        in_band_snr_db=(robustness["strength"] + offset).where(noise),
+    )
+    robustness.to_csv(root / "robustness.csv", index=False)
+    rows = []
+    for entry in tasks.values():
+        if entry["task"] not in ("pitch_class", "key"):
+            continue
+        identities = results[results["task"] == entry["task"]][
+            ["dataset", "task", "model", "layer", "train_fraction", "hop_s", "probe"]
+        ].drop_duplicates()
+        for identity, semitones in itertools.product(identities.to_dict("records"), (-1, 1)):
+            moved = 1.0 if identity["model"] == "chroma" else 0.25
+            row = {**identity, "window_s": np.nan, "deformation": "pitch_shift"}
+            row.update(strength=semitones, semitones=semitones, labels="follow", items=24)
+            row.update(moved=moved, stayed=(1 - moved) / 2, elsewhere=(1 - moved) / 2)
+            if entry["type"] == "key":
+                row.update(fifth=(1 - moved) / 4, relative=0.0, parallel=0.0)
+            rows.append(row)
+    pd.DataFrame(rows).to_csv(root / "equivariance.csv", index=False)
 
 
 def write_predictions(

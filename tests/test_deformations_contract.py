@@ -22,6 +22,7 @@ from mir_ref.deformations.base import Deformation
 from mir_ref.deformations.codecs import MP3_BITRATES_KBPS
 from mir_ref.deformations.time_pitch import stretched_length
 from mir_ref.errors import ConfigError
+from mir_ref.tasks import LabelChange
 from tests.signals import SAMPLE_RATES_HZ
 
 # An example spec per registered deformation; "{recordings}" is a folder of noises and
@@ -146,6 +147,10 @@ def test_contract(name, recordings):
     assert deformation.strength in (fields if name != "chain" else {"snr_db"})
     assert np.isfinite(deformation.strength_value)
     assert registry.parameters(deformation)  # its parameters are part of the cache key
+    # Every built-in declares what it does to labels; only pitch and tempo changes move them.
+    change = deformation.label_change()
+    assert change is not None
+    assert (change != LabelChange()) == (name in ("pitch_shift", "time_stretch"))
 
 
 @pytest.mark.parametrize("name", NAMES)

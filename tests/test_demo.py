@@ -10,6 +10,7 @@ import yaml
 
 from mir_ref.config import Experiment, parse_config
 from mir_ref.evaluate import COLUMNS
+from mir_ref.report import tables
 from mir_ref.stages import run_all
 from tests.conftest import REPO
 
@@ -43,9 +44,21 @@ def test_demo_writes_every_output(demo):
     assert list(results.columns) == COLUMNS
     pd.testing.assert_frame_equal(pd.read_csv(run / "results.csv"), results, check_dtype=False)
     pd.testing.assert_frame_equal(pd.read_parquet(run / "results.parquet"), results)
-    for name in ("config.yml", "versions.json", "profile.json", "report/index.html"):
+    for name in (
+        "config.yml",
+        "versions.json",
+        "profile.json",
+        "report/index.html",
+        "robustness.csv",
+        "equivariance.csv",
+    ):
         assert (run / name).stat().st_size > 0, name
-    for name in ("heatmap.png", "robustness_tones_pitch_class.png"):
+    for name in (
+        "heatmap.png",
+        "robustness_tones_pitch_class.png",
+        "equivariance_tones_pitch_class.png",
+        "equivariance_tones_key.png",
+    ):
         assert (run / "plots" / name).stat().st_size > 10_000, name
     resolved = yaml.safe_load((run / "config.yml").read_text())
     assert resolved["cache_dir"] == str(folder / "cache")
@@ -85,6 +98,49 @@ def test_demo_shows_the_expected_science(demo):
     average = curve.mean().sort_index(ascending=False).to_numpy()
     assert all(later < earlier for earlier, later in zip(average, average[1:], strict=False))
     assert average[-1] < average[0] - 0.1  # 0 dB costs the models a lot on average
+
+
+def test_pitch_models_keep_their_pitch_class_scores_when_labels_follow_the_shift(demo):
+    folder, results = demo
+    tasks = json.loads((folder / "run" / "tasks.json").read_text())
+    main = {(t["dataset"], t["task"]): t["main_metric"] for t in tasks.values()}
+    summary = tables.summarize(results, main)
+    pitch = summary[summary["column"] == "tones/pitch_class"]
+    best = tables.best_clean_probes(summary)
+    best = best[best["column"] == "tones/pitch_class"].set_index("model")
+    shifted = pitch[pitch["deformation"] == "pitch_shift"].merge(
+        best.reset_index()[["model", "probe"]], on=["model", "probe"]
+    )
+    pitch_models = [m for m in best.index if m == "chroma" or m.startswith("crepe-tiny")]
+    assert len(pitch_models) >= 2
+    for model in pitch_models:
+        for n in (-1.0, 1.0):
+            value = shifted.loc[(shifted["model"] == model) & (shifted["strength"] == n), "mean"]
+            # A transposed C scored as a C#: the models that hear pitch stay right.
+            assert value.item() >= best.loc[model, "mean"] - 0.1, (model, n)
+    ranking = tables.robustness_ranking(summary)
+    ranked = ranking[
+        (ranking["column"] == "tones/pitch_class") & (ranking["deformation"] == "pitch_shift")
+    ]["model"].tolist()
+    assert ranked[-1] not in pitch_models, ranked
+    # The view that says why: their predictions moved with the audio.
+    shares = pd.read_csv(folder / "run" / "equivariance.csv")
+    shares = shares[(shares["task"] == "pitch_class") & (shares["model"] == "chroma")]
+    assert (shares["moved"] >= 0.9).all()
+
+
+def test_noise_conditions_record_the_snr_each_model_hears(demo):
+    folder, _ = demo
+    robustness = pd.read_csv(folder / "run" / "robustness.csv")
+    noise = robustness[robustness["deformation"] == "white_noise"]
+    offset = (
+        (noise["in_band_snr_db"] - noise["strength"]).groupby(noise["model"]).agg(["min", "max"])
+    )
+    # The tones are generated at 22.05 kHz: the 22.05 kHz features hear the nominal SNR, the
+    # 16 kHz CREPE hears the noise above 8 kHz filtered out.
+    assert offset.loc["chroma"].abs().max() < 0.05
+    assert 1.2 < offset.loc["crepe-tiny", "min"] <= offset.loc["crepe-tiny", "max"] < 2.0
+    assert robustness.loc[robustness["deformation"] != "white_noise", "in_band_snr_db"].isna().all()
 
 
 def test_second_run_extracts_nothing_and_gives_identical_results(demo, embed_calls):

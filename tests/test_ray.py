@@ -22,6 +22,8 @@ from mir_ref.config import Experiment
 from mir_ref.errors import ConfigError
 from mir_ref.plan import extraction_units
 from mir_ref.store import Store
+from mir_ref.train import read_predictions
+from tests.test_pipeline import SMALL_TONES
 from tests.test_pipeline import small_config as pipeline_small_config
 
 ray = pytest.importorskip("ray")
@@ -208,3 +210,35 @@ def test_the_demo_config_on_ray_gives_the_local_results(ray_instance, tmp_path):
         stages.run_all(Experiment.from_config(config))
         results[backend] = pd.read_csv(tmp_path / backend / "run" / "results.csv")
     pd.testing.assert_frame_equal(results["ray"], results["local"], check_exact=True)
+
+
+@pytest.mark.slow
+def test_labels_follow_a_pitch_shift_on_ray_in_training_and_in_testing(ray_instance, tmp_path):
+    """`apply_to: both` shifts train, validation and test audio: a Ray task trains and scores
+    on the moved labels, and writes the very predictions a local run writes."""
+    outputs = {}
+    for backend in ("local", "ray"):
+        config = pipeline_small_config(
+            tmp_path,
+            datasets=[{**SMALL_TONES, "tasks": ["pitch_class"]}],
+            deformations=[{"type": "pitch_shift", "semitones": [1], "apply_to": "both"}],
+            models=[{"type": "mfcc", "n_mels": 40}],
+            output_dir=str(tmp_path / backend),
+            protocol={"epochs": 30, "patience": 5, "learning_rate": 0.01, "n_bootstrap": 0},
+        )
+        config["execution"] = {"workers": 1, "backend": backend}
+        experiment = Experiment.from_config(config)
+        progress.set_enabled(False)
+        try:
+            stages.extract(experiment)  # the second run finds every embedding cached
+            [outputs[backend]] = stages.train(experiment)
+        finally:
+            progress.set_enabled(True)
+    meta, per_condition = read_predictions(outputs["ray"])
+    _, local = read_predictions(outputs["local"])
+    for ray_arrays, local_arrays in zip(per_condition, local, strict=True):
+        for name, array in ray_arrays.items():
+            np.testing.assert_array_equal(array, local_arrays[name])
+    assert [c["label"] for c in meta["conditions"]] == ["none", "pitch_shift@semitones=1"]
+    shifted = per_condition[1]
+    np.testing.assert_array_equal(shifted["y_true"], (shifted["y_clean"] + 1) % 12)

@@ -327,6 +327,20 @@ def test_user_strings_are_escaped(tmp_path):
     assert "Run &lt;b&gt;1&lt;/b&gt;" in page
 
 
+def test_pitch_equivariance_and_the_snr_each_model_heard_are_reported(tmp_path):
+    folder = make_run_folder(tmp_path / "run", tasks=("pitch_class", "key"))
+    page = write_report(folder).read_text(encoding="utf-8")
+    assert "pitch-equivariance" in section_ids(page)
+    for task in ("pitch_class", "key"):
+        assert (folder / "plots" / f"equivariance_toy_{task}.png").stat().st_size > 10_000
+    assert "fifth, relative and parallel are parts of elsewhere" in page  # the key table
+    # White noise: the 2 dB more that the encoder hears, in the caption and on the axis.
+    assert (
+        "relative to the nominal SNR on the axis: chroma +0.0 dB, encoder +2.0 dB, mfcc +0.0 dB"
+        in page
+    )
+
+
 def test_missing_results_is_a_clear_error(tmp_path):
     with pytest.raises(MirRefError, match="no results"):
         write_report(tmp_path)

@@ -15,6 +15,8 @@ from mir_ref.errors import DataError
 from mir_ref.tasks import Task
 
 SPLITS = ("train", "validation", "test")
+GENERATED_SAMPLE_RATE_HZ = 22050
+"""The rate a synthetic track is generated at when no rate is asked for."""
 
 
 @dataclass
@@ -59,7 +61,7 @@ class Track:
     def audio(self, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
         """Decode (or generate) the track as mono float32 ``[samples]`` and its sample rate."""
         if self.generate is not None:
-            rate = sample_rate or 22050
+            rate = sample_rate or GENERATED_SAMPLE_RATE_HZ
             return np.asarray(self.generate(rate), dtype=np.float32), rate
         if self.audio_path is None:
             raise DataError(f"track '{self.id}' has neither an audio file nor a generator")

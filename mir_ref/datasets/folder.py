@@ -22,7 +22,7 @@ from mir_ref.datasets.corpus import Corpus
 from mir_ref.datasets.splitting import grouped_split, warn_of_groups_across_splits
 from mir_ref.errors import DataError
 from mir_ref.registry import register
-from mir_ref.tasks import Task
+from mir_ref.tasks import LabelKindName, Task
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au")
 _SPLIT_FOLDERS = {
@@ -45,12 +45,16 @@ class FolderDataset(Corpus):
         singer, song).
     metadata : a CSV (UTF-8, header first) with a ``path`` column, each file relative to
         ``path``, and the ``group_column``; required with ``group_column``.
+    label_kind : what the folder names are: ``pitch_class`` (``C``, ``C#``, ``Db``...),
+        ``pitch`` (MIDI numbers) or ``key``, so that pitch shifts move them; ``none`` (genre,
+        instrument...) by default.
     """
 
     task: str = "label"
     suffixes: list[str] | None = None
     group_column: str | None = None
     metadata: Path | None = None
+    label_kind: LabelKindName = "none"
 
     name = "folder"
     citation = "A user's own dataset, read from a folder per class; cite the source of its data."
@@ -66,11 +70,13 @@ class FolderDataset(Corpus):
         super().__post_init__()
 
     def _declare_tasks(self) -> dict[str, Task]:
-        return {self.task: Task(self.task, "multiclass")}
+        return {self.task: Task(self.task, "multiclass", label_kind=self.label_kind)}
 
     def _finish_tasks(self, declared, splits):
         labels = {track.labels[self.task] for tracks in splits.values() for track in tracks}
-        return {self.task: Task(self.task, "multiclass", sorted(labels))}
+        return {
+            self.task: Task(self.task, "multiclass", sorted(labels), label_kind=self.label_kind)
+        }
 
     def _read(self) -> dict[str, list[Track]]:
         split_roots = {

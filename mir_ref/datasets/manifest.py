@@ -43,7 +43,7 @@ from mir_ref.datasets.splitting import (
 )
 from mir_ref.errors import DataError, did_you_mean
 from mir_ref.registry import register
-from mir_ref.tasks import KEYS, Task, normalize_key
+from mir_ref.tasks import KEYS, LabelKindName, Task, normalize_key
 
 SPLIT_ALIASES = {
     "train": "train",
@@ -65,6 +65,9 @@ class TaskSpec:
     column : the label column; the task's name when ``None``.
     separator : between the tags of a multilabel cell.
     metrics : metric names; the type's defaults when empty.
+    label_kind : what the labels are (``pitch_class``, ``pitch`` as MIDI numbers, ``key``,
+        ``tempo`` in BPM, or ``none``), so that pitch shifts and time stretches move them;
+        ``key`` for key tasks, else ``none``, when not given.
     """
 
     __pydantic_config__ = ConfigDict(extra="forbid")
@@ -73,6 +76,7 @@ class TaskSpec:
     column: str | None = None
     separator: str = ";"
     metrics: list[str] = field(default_factory=list)
+    label_kind: LabelKindName | None = None
 
 
 @register("datasets", "manifest")
@@ -144,7 +148,13 @@ class ManifestDataset(Dataset):
         self.group_kind = self.group_column or ""
         splits, vocabularies = self._read()
         self.tasks = {
-            task_name: Task(task_name, spec.type, vocabularies[task_name], list(spec.metrics))
+            task_name: Task(
+                task_name,
+                spec.type,
+                vocabularies[task_name],
+                list(spec.metrics),
+                label_kind=spec.label_kind or "",
+            )
             for task_name, spec in self.tasks.items()
         }
         self._splits_read = apply_track_options(

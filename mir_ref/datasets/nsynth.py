@@ -75,17 +75,20 @@ class NSynth(Corpus):
     def _declare_tasks(self) -> dict[str, Task]:
         return {
             "instrument_family": Task("instrument_family", "multiclass", list(FAMILIES)),
-            "pitch": Task("pitch", "multiclass"),
-            "pitch_class": Task("pitch_class", "multiclass", list(PITCH_CLASSES)),
+            "pitch": Task("pitch", "multiclass", label_kind="pitch"),
+            "pitch_class": Task(
+                "pitch_class", "multiclass", list(PITCH_CLASSES), label_kind="pitch_class"
+            ),
         }
 
     def _finish_tasks(self, declared, splits):
         if self.pitch_range == "full":
             pitches = {t.labels["pitch"] for tracks in splits.values() for t in tracks}
-            declared["pitch"] = Task("pitch", "multiclass", sorted(pitches, key=int))
+            classes = sorted(pitches, key=int)
         else:
             low, high = self.pitch_range
-            declared["pitch"] = Task("pitch", "multiclass", [str(p) for p in range(low, high + 1)])
+            classes = [str(p) for p in range(low, high + 1)]
+        declared["pitch"] = Task("pitch", "multiclass", classes, label_kind="pitch")
         return declared
 
     def _read(self) -> dict[str, list[Track]]:

@@ -310,10 +310,12 @@ class SyntheticTones(Dataset):
                 raise ValueError(f"{field_name} must be in [{low}, 60] seconds (got {value})")
         timbres = list(TIMBRES[: self.instruments])
         definitions = {
-            "pitch_class": Task("pitch_class", "multiclass", list(PITCH_CLASSES)),
+            "pitch_class": Task(
+                "pitch_class", "multiclass", list(PITCH_CLASSES), label_kind="pitch_class"
+            ),
             "instrument": Task("instrument", "multiclass", timbres),
             "key": Task("key", "key", list(KEYS)),
-            "tempo": Task("tempo", "regression"),
+            "tempo": Task("tempo", "regression", label_kind="tempo"),
             "tags": Task("tags", "multilabel", timbres),
         }
         self.tasks = {name: definitions[name] for name in TASK_NAMES if name in names}

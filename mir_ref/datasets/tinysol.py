@@ -84,7 +84,9 @@ class TinySol(Corpus):
     def _declare_tasks(self) -> dict[str, Task]:
         return {
             "instrument": Task("instrument", "multiclass"),
-            "pitch_class": Task("pitch_class", "multiclass", list(PITCH_CLASSES)),
+            "pitch_class": Task(
+                "pitch_class", "multiclass", list(PITCH_CLASSES), label_kind="pitch_class"
+            ),
         }
 
     def _finish_tasks(self, declared, splits):

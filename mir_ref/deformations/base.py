@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mir_ref.errors import ConfigError
+from mir_ref.tasks import LabelChange
 
 
 class Deformation:
@@ -20,11 +21,27 @@ class Deformation:
     parameters changes, so caches recompute. Parameters are checked in ``__post_init__``,
     which raises ``ValueError`` naming the field and its allowed range (a config error at
     load time).
+
+    A deformation also declares what it does to labels (:meth:`label_change`): one that
+    changes neither pitch nor tempo sets :attr:`keeps_labels`; one that does overrides
+    :meth:`label_change`. A deformation that declares neither is refused on every task whose
+    labels a deformation can move (pitch classes, pitches, keys, tempi).
     """
 
     strength: ClassVar[str] = ""
     version: ClassVar[str] = "1"
     name: ClassVar[str] = ""
+    keeps_labels: ClassVar[bool] = False
+    """True for a deformation that moves neither pitch nor tempo (noise, codecs, filters...)."""
+
+    def label_change(self) -> LabelChange | None:
+        """What this deformation does to pitch and tempo, and so to labels; None: undeclared."""
+        return LabelChange() if self.keeps_labels else None
+
+    @property
+    def parts(self) -> tuple[Deformation, ...]:
+        """The deformations applied, in order: itself, or a chain's steps."""
+        return (self,)
 
     def apply(self, audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
         """Deform ``[samples]`` or ``[channels, samples]`` float32 audio; same shape out."""

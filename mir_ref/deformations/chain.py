@@ -11,6 +11,7 @@ from mir_ref import registry
 from mir_ref.deformations.base import Deformation
 from mir_ref.deformations.compat import translate
 from mir_ref.errors import ConfigError
+from mir_ref.tasks import LabelChange
 
 
 @registry.register("deformations", "chain")
@@ -63,6 +64,21 @@ class Chain(Deformation):
     def strength_value(self) -> float:
         """The swept step's strength (``nan`` when the chain sweeps nothing)."""
         return float("nan") if self.sweep is None else self._steps[self.sweep].strength_value
+
+    @property
+    def parts(self) -> tuple[Deformation, ...]:
+        """The steps, in order."""
+        return tuple(part for step in self._steps for part in step.parts)
+
+    def label_change(self) -> LabelChange | None:
+        """The steps' changes composed in order; None when a step declares none."""
+        change = LabelChange()
+        for step in self._steps:
+            step_change = step.label_change()
+            if step_change is None:
+                return None
+            change = change.then(step_change)
+        return change
 
     def apply(self, audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
         for step in self._steps:

@@ -66,6 +66,7 @@ class Mp3(Deformation):
     strength: ClassVar[str] = "bitrate_kbps"
     version: ClassVar[str] = "1"
     name: ClassVar[str] = "mp3"
+    keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         if self.bitrate_kbps not in MP3_BITRATES_KBPS:
@@ -161,6 +162,7 @@ class OggVorbis(Deformation):
     strength: ClassVar[str] = "quality"
     version: ClassVar[str] = "1"
     name: ClassVar[str] = "ogg_vorbis"
+    keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         if self.quality not in range(len(VORBIS_QUALITY_KBPS)):

@@ -35,7 +35,7 @@ _RANGED: dict[str, tuple[str, dict[str, list[tuple[str, str]]], dict[str, Any]]]
     "ApplyImpulseResponse": ("impulse_response", {}, {"wet_level": 1.0}),
 }
 # Keys that are ours, not the transform's, and pass through unchanged.
-_OURS = ("name", "apply_to")
+_OURS = ("name", "apply_to", "labels")
 
 
 def translate(spec: dict[str, Any] | list[Any], where: str) -> dict[str, Any]:

@@ -33,6 +33,7 @@ class Gain(Deformation):
     strength: ClassVar[str] = "gain_db"
     version: ClassVar[str] = "1"
     name: ClassVar[str] = "gain"
+    keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         check_range("gain_db", self.gain_db, -120.0, 60.0, "dB")
@@ -58,6 +59,7 @@ class Clipping(Deformation):
     strength: ClassVar[str] = "threshold_db"
     version: ClassVar[str] = "1"
     name: ClassVar[str] = "clipping"
+    keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         check_range("threshold_db", self.threshold_db, -60.0, 0.0, "dB")
@@ -86,6 +88,7 @@ class ClippingPercentile(Deformation):
     strength: ClassVar[str] = "percentile"
     version: ClassVar[str] = "1"
     name: ClassVar[str] = "clipping_percentile"
+    keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         check_range("percentile", self.percentile, 0.0, 99.999, "%")
@@ -114,6 +117,7 @@ class BitDepth(Deformation):
     strength: ClassVar[str] = "bits"
     version: ClassVar[str] = "1"
     name: ClassVar[str] = "bit_depth"
+    keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         check_range("bits", self.bits, 2, 24, "bits")
@@ -150,6 +154,7 @@ class Compressor(Deformation):
     strength: ClassVar[str] = "threshold_db"
     version: ClassVar[str] = "1"
     name: ClassVar[str] = "compressor"
+    keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         check_range("threshold_db", self.threshold_db, -60.0, 0.0, "dBFS")

@@ -60,6 +60,7 @@ class LowPass(Deformation):
     strength: ClassVar[str] = "cutoff_hz"
     version: ClassVar[str] = "1"
     name: ClassVar[str] = "low_pass"
+    keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         check_range("cutoff_hz", self.cutoff_hz, *CUTOFF_RANGE_HZ, "Hz")
@@ -87,6 +88,7 @@ class HighPass(Deformation):
     strength: ClassVar[str] = "cutoff_hz"
     version: ClassVar[str] = "1"
     name: ClassVar[str] = "high_pass"
+    keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         check_range("cutoff_hz", self.cutoff_hz, *CUTOFF_RANGE_HZ, "Hz")
@@ -121,6 +123,7 @@ class Resample(Deformation):
     strength: ClassVar[str] = "sample_rate_hz"
     version: ClassVar[str] = "1"
     name: ClassVar[str] = "resample"
+    keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         check_range("sample_rate_hz", self.sample_rate_hz, 1000, 192000, "Hz")

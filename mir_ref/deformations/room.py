@@ -46,6 +46,7 @@ class Reverb(Deformation):
     strength: ClassVar[str] = "room_size"
     version: ClassVar[str] = "1"
     name: ClassVar[str] = "reverb"
+    keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         for field in ("room_size", "wet_level", "dry_level", "damping"):
@@ -90,6 +91,7 @@ class ImpulseResponse(Deformation):
     strength: ClassVar[str] = "wet_level"
     version: ClassVar[str] = "1"
     name: ClassVar[str] = "impulse_response"
+    keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)

@@ -10,6 +10,7 @@ import pedalboard
 
 from mir_ref.deformations.base import Deformation, as_channels, check_range, fit_length
 from mir_ref.registry import register
+from mir_ref.tasks import LabelChange
 
 # Rubber Band returns nothing for very short buffers and pedalboard guesses the channel axis
 # as the shorter one; padding short input to this length avoids both.
@@ -47,6 +48,10 @@ class PitchShift(Deformation):
     def __post_init__(self) -> None:
         check_range("semitones", self.semitones, -12.0, 12.0, "semitones")
 
+    def label_change(self) -> LabelChange:
+        """Pitch classes, MIDI pitches and key tonics move by :attr:`semitones`."""
+        return LabelChange(semitones=float(self.semitones))
+
     def apply(self, audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
         if audio.shape[-1] == 0 or self.semitones == 0:
             return audio.copy()
@@ -75,9 +80,9 @@ class TimeStretch(Deformation):
     Notes
     -----
     The one deformation whose output length differs from its input's: the output has
-    ``round(samples / rate)`` samples, so time-stamped labels scale by ``1 / rate`` and
-    track-level labels (genre, key; not tempo) stay valid. Uses Rubber Band in high-quality
-    mode; the pitch stays within a few cents.
+    ``round(samples / rate)`` samples, so time-stamped labels scale by ``1 / rate``, tempo
+    labels by ``rate`` (:meth:`label_change`), and the other track-level labels (genre, key)
+    stay valid. Uses Rubber Band in high-quality mode; the pitch stays within a few cents.
     """
 
     rate: float
@@ -88,6 +93,10 @@ class TimeStretch(Deformation):
 
     def __post_init__(self) -> None:
         check_range("rate", self.rate, 0.25, 4.0, "(speed factor)")
+
+    def label_change(self) -> LabelChange:
+        """Tempi are multiplied by :attr:`rate`; pitch stays."""
+        return LabelChange(tempo_factor=float(self.rate))
 
     def apply(self, audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
         length = stretched_length(audio.shape[-1], self.rate)

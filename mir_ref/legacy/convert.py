@@ -228,6 +228,19 @@ def _deformations(scenarios: Any, where: str, notes: Notes) -> list[dict[str, An
             "audiomentations names mapped to ours; as in the original, probes train on clean "
             "audio and are tested on deformed audio (apply_to: test)",
         )
+    shifted = [
+        entry["name"]
+        for entry in out
+        if any(step["type"] == "pitch_shift" for step in entry.get("steps", [entry]))
+    ]
+    if shifted:
+        notes.add(
+            ("deformations",),
+            f"changed meaning: under {', '.join(shifted)} the labels of pitch, pitch-class and "
+            "key tasks move with the audio (a C shifted up a semitone is scored as a C#); the "
+            "original scored the clean labels: add `labels: keep` to an entry for its numbers",
+            warning=True,
+        )
     return out
 
 

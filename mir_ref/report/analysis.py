@@ -13,23 +13,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import mir_eval
 import numpy as np
 import pandas as pd
 import sklearn.metrics
 
+from mir_ref.metrics import KEY_ERROR_CATEGORIES, key_error_category
 from mir_ref.report.run_folder import RunFolder, TaskInfo
 from mir_ref.results import CLEAN
-from mir_ref.tasks import KEYS, PITCH_CLASSES, normalize_key
+from mir_ref.tasks import KEYS, LABEL_KINDS, PITCH_CLASSES, normalize_key
 from mir_ref.train import read_predictions
 
 logger = logging.getLogger(__name__)
 
 CIRCLE_OF_FIFTHS = ["C", "G", "D", "A", "E", "B", "F#", "C#", "G#", "D#", "A#", "F"]
-KEY_ERROR_CATEGORIES = ["correct", "fifth", "relative", "parallel", "other"]
-"""MIREX key-error categories, scored 1, 0.5, 0.3, 0.2 and 0 by ``mir_eval.key``: the fifth is
-a perfect fifth above the reference in the same mode, as the MIREX score counts it."""
-_KEY_CATEGORY_OF_SCORE = dict(zip([1.0, 0.5, 0.3, 0.2, 0.0], KEY_ERROR_CATEGORIES, strict=True))
 PITCH_ERROR_CATEGORIES = ["correct", "octave", "other"]
 
 
@@ -154,7 +150,7 @@ def pitch_class_orders(classes: Sequence[str]) -> dict[str, list[int]] | None:
 
 def _pitch_class(name: str) -> str | None:
     try:
-        return normalize_key(f"{name}:major").split(":")[0]
+        return PITCH_CLASSES[LABEL_KINDS["pitch_class"].position(name)]
     except ValueError:
         return None
 
@@ -212,10 +208,10 @@ def key_errors(matrix: np.ndarray, classes: Sequence[str]) -> dict[str, float]:
     matrix : ``[true, predicted]`` counts over the key classes ``classes``.
     classes : key names (``C:major``, ``Bb minor``, ...).
     """
-    names = [normalize_key(name).replace(":", " ") for name in classes]
     counts = dict.fromkeys(KEY_ERROR_CATEGORIES, 0)
     for reference, estimate in zip(*np.nonzero(matrix), strict=True):
-        score = mir_eval.key.weighted_score(names[reference], names[estimate])
-        counts[_KEY_CATEGORY_OF_SCORE[score]] += matrix[reference, estimate]
+        counts[key_error_category(classes[reference], classes[estimate])] += matrix[
+            reference, estimate
+        ]
     total = max(matrix.sum(), 1)
     return {category: count / total for category, count in counts.items()}

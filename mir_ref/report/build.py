@@ -25,6 +25,7 @@ SECTIONS: list[Callable[[sections.Context], Section | None]] = [
     sections.layers,
     sections.data_efficiency,
     class_sections.pitch_and_key,
+    class_sections.pitch_equivariance,
     class_sections.per_class,
     run_sections.efficiency,
     run_sections.listening,

@@ -1,4 +1,5 @@
-"""Plots of per-class analysis: confusion matrices, per-class score grids, error breakdowns."""
+"""Plots of per-class analysis: confusion matrices, per-class score grids, error breakdowns,
+and where predictions went under a pitch shift."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from mir_ref.report.plots import plain, save
 
@@ -174,4 +176,54 @@ def error_breakdown(
     axes.set_xlabel("share of test items (%)")
     axes.set_title(plain(title))
     figure.legend(loc="outside lower center", ncol=len(categories))
+    return save(figure, path)
+
+
+def shares_by_shift(
+    shares: Mapping[str, pd.DataFrame],
+    path: str | Path,
+    *,
+    title: str,
+    palette: Mapping[str, str],
+) -> Path:
+    """Write one panel per model of stacked bars: for each shift, the items split into
+    categories (moved with the audio, stayed, ...).
+
+    Parameters
+    ----------
+    shares : ``{model: frame}``, each frame indexed by shift (its tick label) with one column
+        per category (in drawing order), rows summing to 1.
+    path : where to write the PNG.
+    title : the figure's title.
+    palette : ``{category: colour}``.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    models = list(shares)
+    categories = list(next(iter(shares.values())).columns)
+    columns = min(len(models), _PANELS_PER_ROW)
+    rows = -(-len(models) // columns)
+    figure = Figure(figsize=(1.0 + 3.0 * columns, 0.8 + 2.6 * rows), layout="constrained")
+    grid = figure.subplots(rows, columns, squeeze=False, sharey=True)
+    for axes, model in zip(grid.flat, models, strict=False):
+        frame = shares[model]
+        bottom = np.zeros(len(frame))
+        for category in categories:
+            heights = 100 * frame[category].to_numpy(dtype=float)
+            axes.bar(range(len(frame)), heights, bottom=bottom, color=palette[category])
+            bottom += heights
+        axes.set_xticks(range(len(frame)), [plain(str(shift)) for shift in frame.index])
+        axes.set_ylim(0, 100)
+        axes.set_title(plain(model), fontsize="medium")
+        axes.set_xlabel("shift (semitones)")
+    for axes in grid[:, 0]:
+        axes.set_ylabel("share of test items (%)")
+    for axes in list(grid.flat)[len(models) :]:
+        axes.set_visible(False)
+    handles = [Patch(color=palette[category], label=category) for category in categories]
+    figure.suptitle(plain(title))
+    figure.legend(handles=handles, loc="outside lower center", ncol=len(categories))
     return save(figure, path)

@@ -1,8 +1,9 @@
-"""The report's sections built from stored predictions: pitch and key analysis, and per-class
-scores with confusion matrices.
+"""The report's sections built from stored predictions: pitch and key analysis, pitch
+equivariance, and per-class scores with confusion matrices.
 
-Both read the clean-audio predictions of each model's best probe; a run folder without
-predictions (or with none readable) simply has neither section.
+Pitch-and-key and per-class read the clean-audio predictions of each model's best probe; a run
+folder without predictions (or with none readable) simply has neither section. Pitch
+equivariance reads ``equivariance.csv``, which the evaluation stage wrote from them.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mir_ref.report import analysis, class_plots
+from mir_ref.equivariance import EQUIVARIANCE_FILE, KEY_SHARES
+from mir_ref.report import analysis, class_plots, label_notes
 from mir_ref.report.html import Cell, Row, Section, number
 from mir_ref.report.sections import Context
 
@@ -22,6 +24,14 @@ _KEY_PALETTE = {
     "other": "#c0392b",
 }
 _PITCH_PALETTE = {"correct": "#2e8b57", "octave": "#ffd700", "other": "#c0392b"}
+_MOVED_PALETTE = {
+    "moved": "#2e8b57",
+    "fifth": "#9acd32",
+    "relative": "#ffd700",
+    "parallel": "#ff8c00",
+    "stayed": "#4169e1",
+    "elsewhere": "#c0392b",
+}
 
 
 def _models(context: Context, predictions: analysis.TaskPredictions) -> list[str]:
@@ -101,6 +111,76 @@ def pitch_and_key(context: Context) -> Section | None:
                 ],
             )
     return section if section.blocks else None
+
+
+def pitch_equivariance(context: Context) -> Section | None:
+    """Per pitch, pitch-class and key task under a pitch shift: did predictions move with the
+    audio, stay on the clean label, or go elsewhere (from ``equivariance.csv``)?"""
+    table = context.folder.table(EQUIVARIANCE_FILE)
+    if table is None:
+        return None
+    rows = label_notes.best_rows(context.best, table)
+    if rows.empty:
+        return None
+    # Both label modes see the same predictions: show each shift once.
+    rows = rows.sort_values("labels", key=lambda s: s != "follow", kind="stable")
+    rows = rows.drop_duplicates(["column", "model", "semitones"]).sort_values(
+        ["column", "semitones"], kind="stable"
+    )
+    section = Section(
+        "pitch-equivariance",
+        "Pitch equivariance",
+        "Under a pitch shift, does a model hear the transposition? For each test item: its "
+        "prediction moved with the audio (equals the shifted label), stayed (equals the "
+        "clean label), or went elsewhere. A pitch-aware model moves; a pitch-blind one stays "
+        "or scatters. Each model's best probe on clean audio, seeds pooled.",
+    )
+    models = [model for model in context.colors if model in set(rows["model"])]
+    for column, group in rows.groupby("column", sort=False):
+        is_key = group[KEY_SHARES].notna().all(axis=None)
+        categories = ["moved", *KEY_SHARES, "stayed", "elsewhere"] if is_key else None
+        frames = {}
+        for model in models:
+            curve = group[group["model"] == model]
+            if curve.empty:
+                continue
+            frame = curve.set_index(curve["semitones"].map(lambda n: f"{n:+g}"))
+            if is_key:  # elsewhere, less what a MIREX category explains
+                frame = frame.assign(elsewhere=frame["elsewhere"] - frame[KEY_SHARES].sum(axis=1))
+            frames[model] = frame[categories or ["moved", "stayed", "elsewhere"]]
+        path = class_plots.shares_by_shift(
+            frames,
+            context.plot_path(f"equivariance_{column}"),
+            title=f"{column}: where predictions go under a pitch shift",
+            palette=_MOVED_PALETTE,
+        )
+        caption = f"{column}: share of test items whose prediction moved with the audio, stayed "
+        caption += "on the clean label or went elsewhere, per shift."
+        if is_key:
+            caption += (
+                " Key predictions that did not move are split by their MIREX category against "
+                "the shifted key: a fifth above it, its relative or parallel key, or elsewhere."
+            )
+        section.figure(path, caption)
+        shown = ["moved", "stayed", "elsewhere", *(KEY_SHARES if is_key else [])]
+        section.table(
+            f"{column}: shares of test items (items: those whose shifted label is a class of "
+            "the task)"
+            + ("; fifth, relative and parallel are parts of elsewhere." if is_key else "."),
+            ["model", "shift", "items", *shown],
+            [
+                Row(
+                    [
+                        Cell(row.model),
+                        Cell(f"{row.semitones:+g}", number=True),
+                        number(row.items, 0),
+                        *(number(getattr(row, name)) for name in shown),
+                    ]
+                )
+                for row in group.itertuples(index=False)
+            ],
+        )
+    return section
 
 
 def per_class(context: Context) -> Section | None:

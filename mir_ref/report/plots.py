@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
+from mir_ref.config import KEPT_LABELS
 from mir_ref.errors import MirRefError
 from mir_ref.report.tables import INTERVAL, best_clean_probes
 from mir_ref.results import CLEAN
@@ -180,7 +181,12 @@ def heatmap(ranked: pd.DataFrame, path: str | Path, *, models: Sequence[str] | N
 
 
 def robustness(
-    summary: pd.DataFrame, column: str, colors: Mapping[str, str], path: str | Path
+    summary: pd.DataFrame,
+    column: str,
+    colors: Mapping[str, str],
+    path: str | Path,
+    *,
+    axis_notes: Mapping[str, str] | None = None,
 ) -> Path:
     """Write one task's main metric against deformation strength, one panel per deformation.
 
@@ -195,6 +201,8 @@ def robustness(
     column : the task, ``dataset/task``.
     colors : ``{model: colour}``, from :func:`model_colors`.
     path : where to write the PNG.
+    axis_notes : ``{deformation: text}`` written under that panel's strength axis (the SNR
+        each model hears in its band, for noise).
 
     Returns
     -------
@@ -242,7 +250,7 @@ def robustness(
                 bottom.plot(strength, 100 * mean / clean, marker="o", markersize=4, color=color)
         bottom.axhline(100, color="grey", linestyle="--", lw=1)
         for axes in (top, bottom):
-            if deformation in LOG_STRENGTH:
+            if strength_kind(deformation) in LOG_STRENGTH:
                 axes.set_xscale("log")
                 axes.minorticks_off()
             strengths = np.sort(panel["strength"].dropna().unique())
@@ -253,7 +261,9 @@ def robustness(
         top.set_title(plain(deformation), fontsize="medium")
         top.set_ylabel(plain(panel["metric"].iloc[0]))
         bottom.set_ylabel("% of clean score")
-        bottom.set_xlabel(STRENGTH_LABELS.get(deformation, "strength"))
+        note = (axis_notes or {}).get(deformation)
+        xlabel = STRENGTH_LABELS.get(strength_kind(deformation), "strength")
+        bottom.set_xlabel(plain(xlabel + (f"\n{note}" if note else "")))
 
     handles = [
         Line2D([], [], color=colors[model], marker="o", markersize=4, label=plain(model))
@@ -270,11 +280,17 @@ def robustness(
     return save(figure, path)
 
 
+def strength_kind(deformation: str) -> str:
+    """The deformation type whose strength a results ``deformation`` shows: the name less the
+    mark of ``labels: keep`` rows (``pitch_shift (labels kept)`` → ``pitch_shift``)."""
+    return deformation.removesuffix(KEPT_LABELS)
+
+
 def mild_is_high(deformation: str, strengths: Iterable[float]) -> bool:
     """Whether higher strengths are gentler: SNRs, bitrates, and all-negative values such
     as attenuations in dB, whose mildest value is the one closest to 0."""
     values = np.asarray(list(strengths), dtype=float)
-    return deformation in MILD_IS_HIGH or bool(len(values) and (values <= 0).all())
+    return strength_kind(deformation) in MILD_IS_HIGH or bool(len(values) and (values <= 0).all())
 
 
 def plain(text: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mir_ref.report import analysis, curves, plots, tables
+from mir_ref.report import analysis, curves, label_notes, plots, tables
 from mir_ref.report.html import Cell, Row, Section, number
 from mir_ref.report.run_folder import RunFolder
 from mir_ref.results import CLEAN
@@ -122,12 +122,17 @@ def robustness(context: Context) -> Section | None:
     )
     for column in dict.fromkeys(deformed["column"]):
         path = plots.robustness(
-            summary, column, context.colors, context.plot_path(f"robustness_{column}")
+            summary,
+            column,
+            context.colors,
+            context.plot_path(f"robustness_{column}"),
+            axis_notes=label_notes.axis_notes(context.folder, context.best, column),
         )
+        notes = label_notes.robustness_notes(context.folder, context.best, column)
         section.figure(
             path,
             f"{column}: top, the main metric against deformation strength (dashed: clean "
-            "audio); bottom, the same as a percentage of the clean score.",
+            "audio); bottom, the same as a percentage of the clean score." + f" {notes}".rstrip(),
         )
     ranking = tables.robustness_ranking(summary)
     models = [model for model in context.colors if model in set(ranking["model"])]
