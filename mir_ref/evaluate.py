@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,15 +35,44 @@ def task_table(experiment: Experiment) -> dict[str, dict]:
     }
 
 
+def test_groups(experiment: Experiment) -> dict[str, dict[str, str | None]]:
+    """``{dataset: {test track id: group}}`` for the datasets whose test tracks declare groups.
+
+    Bootstrap intervals and paired tests resample these groups instead of the tracks (see
+    :mod:`mir_ref.bootstrap`); a dataset without groups is left out (tracks resampled).
+    """
+    groups = {}
+    for dataset in experiment.datasets:
+        tracks = dataset.tracks("test")
+        if any(track.group is not None for track in tracks):
+            groups[dataset.name] = {track.id: track.group for track in tracks}
+    return groups
+
+
+def item_groups(
+    groups: dict[str, dict[str, str | None]], dataset: str, track_ids: np.ndarray
+) -> list[str | None] | None:
+    """Each test item's group (``None`` for a track without one), or None when the dataset
+    declares no groups."""
+    by_track = groups.get(dataset)
+    if by_track is None:
+        return None
+    return [by_track.get(str(track)) for track in track_ids]
+
+
 def evaluate(experiment: Experiment) -> pd.DataFrame:
     """Score every predictions file of the run; write the results and their summaries.
 
-    Writes ``results.csv`` / ``.parquet`` (with bootstrap intervals), ``summary.csv`` (mean
-    and std over seeds), ``robustness.csv`` (drop from clean audio per deformation strength;
+    Writes ``results.csv`` / ``.parquet`` (with each seed's bootstrap interval),
+    ``summary.csv`` (mean and std over seeds, and the interval of the mean with items and
+    seeds resampled), ``robustness.csv`` (drop from clean audio per deformation strength;
     only when there are deformed rows), ``selection.csv`` (the hyper-parameters each probe
-    selected on validation) and ``tasks.json``.
+    selected on validation) and ``tasks.json``. Intervals resample the test tracks' groups
+    when the dataset declares them (:func:`test_groups`).
     """
     protocol = experiment.config.protocol
+    if protocol.n_bootstrap == 0:
+        log.warning(stats.NO_BOOTSTRAP)
     tasks = {
         (dataset.name, task.name): task
         for dataset in experiment.datasets
@@ -53,68 +84,69 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
             f"no predictions under {experiment.output_dir / 'predictions'}; run `mir_ref train` "
             f"first"
         )
-    rows, selections = [], []
+    groups = test_groups(experiment)
+    rows, selections, intervals = [], [], []
     with progress.bar("evaluate", len(files)) as advance:
-        for path in files:
-            meta, per_condition = read_predictions(path)
+        for seeds in _seed_sets(files):
+            meta = seeds[0][0]
             task = tasks.get((meta["dataset"], meta["task"]))
             if task is None:
-                log.warning("skipping %s: its task is not in the config", path)
-                advance()
+                log.warning("skipping %s: its task is not in the config", seeds[0][2])
+                advance(len(seeds))
                 continue
             fraction = meta.get("train_fraction", 1.0)
             identity = {key: meta[key] for key in ("dataset", "task", "model", "layer")}
             # Runs from before density sweeps stored no window or hop.
             identity["window_s"] = meta.get("window_s", np.nan)
             identity["hop_s"] = meta.get("hop_s", np.nan)
-            if "selection" in meta:
-                selections.append(
-                    {
-                        **identity,
-                        "train_fraction": fraction,
-                        "probe": meta["probe"],
-                        "seed": meta["seed"],
-                        "selected": json.dumps(meta["selection"]["selected"], sort_keys=True),
-                        "validation_metric": meta["selection"]["metric"],
-                        "validation_value": _selected_value(meta["selection"]),
-                        "settings": len(meta["selection"]["grid"]),
-                        "train_items": meta["selection"]["train_items"],
-                    }
-                )
-            for condition, arrays in zip(meta["conditions"], per_condition, strict=True):
-                y_true, y_score = arrays["y_true"], arrays["y_score"]
-                scores = metrics.compute(task, y_true, y_score)
+            identity.update(train_fraction=fraction, probe=meta["probe"])
+            selections += [
+                _selection_row(identity, seed_meta) for seed_meta, _, _ in seeds
+                if "selection" in seed_meta
+            ]  # fmt: skip
+            for index, condition in enumerate(meta["conditions"]):
+                strength = condition["strength"]
+                where = {
+                    **identity,
+                    "deformation": condition["deformation"],
+                    "strength": np.nan if strength is None else strength,
+                }
+                track_ids, y_true, scores = _shared_items([arrays[index] for _, arrays, _ in seeds])
+                values = [metrics.compute(task, y_true, y_score) for y_score in scores]
                 for metric, function in metrics.metrics_for(task).items():
-                    low, high = stats.bootstrap_ci(
+                    per_seed, mean = stats.seed_intervals(
                         function,
                         y_true,
-                        y_score,
+                        scores,
                         task,
                         n_bootstrap=protocol.n_bootstrap,
                         seed=protocol.seed,
+                        groups=item_groups(groups, meta["dataset"], track_ids),
                     )
-                    strength = condition["strength"]
-                    rows.append(
-                        {
-                            **identity,
-                            "deformation": condition["deformation"],
-                            "strength": np.nan if strength is None else strength,
-                            "train_fraction": fraction,
-                            "probe": meta["probe"],
-                            "seed": meta["seed"],
-                            "metric": metric,
-                            "value": scores[metric],
-                            "ci_low": low,
-                            "ci_high": high,
-                        }
+                    for (seed_meta, _, _), value, (low, high) in zip(
+                        seeds, values, per_seed, strict=True
+                    ):
+                        rows.append(
+                            {
+                                **where,
+                                "seed": seed_meta["seed"],
+                                "metric": metric,
+                                "value": value[metric],
+                                "ci_low": low,
+                                "ci_high": high,
+                            }
+                        )
+                    intervals.append(
+                        {**where, "metric": metric, "ci_low": mean[0], "ci_high": mean[1]}
                     )
-            advance()
+            advance(len(seeds))
     results = pd.DataFrame(rows, columns=COLUMNS)
     results = results.sort_values(KEY_COLUMNS, kind="stable", na_position="first")
     results = results.reset_index(drop=True)
     output_dir = experiment.output_dir
     write_results(results, output_dir)
-    stats.summarize_seeds(results).to_csv(output_dir / "summary.csv", index=False)
+    intervals = pd.DataFrame(intervals, columns=[*stats.SEED_KEYS, "ci_low", "ci_high"])
+    stats.summarize_seeds(results, intervals).to_csv(output_dir / "summary.csv", index=False)
     robustness = stats.robustness(results)
     if not robustness.empty:
         robustness.to_csv(output_dir / "robustness.csv", index=False)
@@ -122,6 +154,65 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
         pd.DataFrame(selections).to_csv(output_dir / "selection.csv", index=False)
     (output_dir / "tasks.json").write_text(json.dumps(task_table(experiment), indent=2))
     return results
+
+
+SeedSet = list[tuple[dict, list[dict[str, np.ndarray]], Path]]
+"""The predictions files of one (dataset, task, model, layer, density, probe, fraction), one
+per seed: ``(meta, per-condition arrays, path)``, in seed order."""
+
+
+def _seed_sets(files: list[Path]) -> Iterator[SeedSet]:
+    """The predictions files grouped by everything but the seed; one group in memory at once.
+
+    The training stage writes a group's seeds into one folder, so the folders are read one by
+    one (and split by their metadata, should a folder hold more than one group).
+    """
+    by_folder: dict[Path, list[Path]] = {}
+    for path in files:
+        by_folder.setdefault(path.parent, []).append(path)
+    for paths in by_folder.values():
+        found: dict[tuple, SeedSet] = {}
+        for path in paths:
+            meta, per_condition = read_predictions(path)
+            key = json.dumps({k: v for k, v in meta.items() if k in _SET_KEYS}, sort_keys=True)
+            found.setdefault(key, []).append((meta, per_condition, path))
+        for seeds in found.values():
+            yield sorted(seeds, key=lambda entry: entry[0]["seed"])
+
+
+_SET_KEYS = ("dataset", "task", "model", "layer", "window_s", "hop_s", "probe", "train_fraction")
+
+
+def _shared_items(
+    per_seed: list[dict[str, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """The test items every seed scored (in the first seed's order): ``track_ids``,
+    ``y_true`` and one ``y_score`` per seed. Seeds share their test split, so this is
+    normally every item."""
+    first = per_seed[0]["track_ids"]
+    shared = set(first.tolist())
+    for arrays in per_seed[1:]:
+        shared &= set(arrays["track_ids"].tolist())
+    rows = np.array([row for row, track in enumerate(first.tolist()) if track in shared], dtype=int)
+    track_ids = first[rows]
+    scores = []
+    for arrays in per_seed:
+        position = {track: row for row, track in enumerate(arrays["track_ids"].tolist())}
+        scores.append(arrays["y_score"][[position[track] for track in track_ids.tolist()]])
+    return track_ids, per_seed[0]["y_true"][rows], scores
+
+
+def _selection_row(identity: dict, meta: dict) -> dict:
+    """One row of ``selection.csv``: what a predictions file's probe selected on validation."""
+    return {
+        **identity,
+        "seed": meta["seed"],
+        "selected": json.dumps(meta["selection"]["selected"], sort_keys=True),
+        "validation_metric": meta["selection"]["metric"],
+        "validation_value": _selected_value(meta["selection"]),
+        "settings": len(meta["selection"]["grid"]),
+        "train_items": meta["selection"]["train_items"],
+    }
 
 
 def _selected_value(selection: dict) -> float:
