@@ -317,21 +317,23 @@ def rank_intervals(
     Returns
     -------
     ``(rank, low, high)``, each ``[entries]``: ``rank`` orders ``observed`` (NaN last, ties in
-    entry order); ``low``/``high`` are the central ``level`` interval of each entry's rank over
-    the resamples (an undefined value ranks last); NaN without resamples.
+    entry order); ``low`` / ``high`` bound the central ``level`` of the ranks an entry takes
+    over the resamples, a tie counting as the best of the tied ranks for ``low`` and the worst
+    for ``high`` (an undefined value ranks last); NaN without resamples.
     """
     k = len(observed)
     rank = np.empty(k)
     rank[np.argsort(-np.nan_to_num(observed, nan=-np.inf), kind="stable")] = np.arange(1, k + 1)
     if resampled.shape[1] == 0 or k == 0:
         return rank, np.full(k, np.nan), np.full(k, np.nan)
-    values = np.nan_to_num(resampled, nan=-np.inf)
-    order = np.argsort(-values, axis=0, kind="stable")
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(1, k + 1)[:, None], axis=0)
+    import scipy.stats  # deferred, as in mir_ref.metrics: a warm rerun ranks nothing
+
+    lower = -np.nan_to_num(resampled, nan=-np.inf)
+    best_of_ties = scipy.stats.rankdata(lower, method="min", axis=0)
+    worst_of_ties = scipy.stats.rankdata(lower, method="max", axis=0)
     tail = (1 - level) / 2
-    low = np.quantile(ranks, tail, axis=1, method="inverted_cdf")
-    high = np.quantile(ranks, 1 - tail, axis=1, method="inverted_cdf")
+    low = np.quantile(best_of_ties, tail, axis=1, method="inverted_cdf")
+    high = np.quantile(worst_of_ties, 1 - tail, axis=1, method="inverted_cdf")
     return rank, low.astype(float), high.astype(float)
 
 

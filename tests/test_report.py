@@ -75,7 +75,7 @@ def assert_png(path, *, min_height: int = 200, min_width: int = 300) -> None:
 
 def test_best_probe_is_the_best_mean_over_seeds(rng):
     results = make_results(rng)
-    best = tables.best_clean_probes(tables.summarize(results, MAIN_METRICS))
+    best = tables.selected_probes(tables.summarize(results, MAIN_METRICS))
     assert len(best) == len(MAIN_METRICS) * len(MODELS)
     # The synthetic table makes `mlp-256` better than `linear` by 0.05 for every model.
     assert set(best["probe"]) == {"mlp-256"}
@@ -92,7 +92,7 @@ def test_best_probe_is_the_best_mean_over_seeds(rng):
 
 
 def test_ranking_marks_the_winner_and_its_gap(rng):
-    best = tables.best_clean_probes(tables.summarize(make_results(rng), MAIN_METRICS))
+    best = tables.selected_probes(tables.summarize(make_results(rng), MAIN_METRICS))
     ranked = tables.ranking(best)
     genre = ranked[ranked["column"] == "toy_genres/genre"]
     assert list(genre["model"]) == ["mel-stats", "chroma", "mfcc"]
@@ -102,7 +102,7 @@ def test_ranking_marks_the_winner_and_its_gap(rng):
 
 
 def test_comparison_p_value_is_found_by_column_names(rng):
-    best = tables.best_clean_probes(tables.summarize(make_results(rng), MAIN_METRICS))
+    best = tables.selected_probes(tables.summarize(make_results(rng), MAIN_METRICS))
     comparisons = pd.DataFrame(
         {
             "dataset": ["toy_genres", "toy_genres"],
@@ -198,7 +198,7 @@ def test_model_colors_are_distinct_and_stable():
 
 
 def test_heatmap_is_a_readable_png(tmp_path, rng):
-    best = tables.best_clean_probes(tables.summarize(make_results(rng), MAIN_METRICS))
+    best = tables.selected_probes(tables.summarize(make_results(rng), MAIN_METRICS))
     path = heatmap(tables.ranking(best), tmp_path / "heatmap.png")
     assert_png(path)
 
