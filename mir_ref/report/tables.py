@@ -66,8 +66,6 @@ def summarize(
     """
     by = [axis for axis in by if axis in results.columns]
     rows = default_slice(_main_metric_rows(results, main_metrics), keep=by)
-    column = rows["dataset"].astype(str) + "/" + rows["task"].astype(str)
-    rows = rows.assign(model=_model_labels(rows), base_model=rows["model"], column=column)
     if selection is not None and "validation_value" in selection.columns:
         rows = _attach(rows, selection.rename(columns={"validation_value": "validation"}),
                        ["validation"])  # fmt: skip
@@ -77,6 +75,8 @@ def summarize(
     if has_interval:
         rows = _attach(rows.drop(columns=list(INTERVAL), errors="ignore"), intervals,
                        list(INTERVAL))  # fmt: skip
+    column = rows["dataset"].astype(str) + "/" + rows["task"].astype(str)
+    rows = rows.assign(model=_model_labels(rows), base_model=rows["model"], column=column)
     keys = ["dataset", "task", "column", "metric", "model", "base_model", "layer"]
     keys += ["deformation", "strength", "probe", *by]
     aggregations = {
