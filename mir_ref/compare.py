@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from mir_ref.config import Experiment
 from mir_ref.errors import ConfigError, MirRefError
 from mir_ref.evaluate import item_groups, test_groups
 from mir_ref.results import CLEAN
+from mir_ref.tasks import Task
 from mir_ref.train import read_predictions
 
 log = logging.getLogger(__name__)
@@ -137,32 +139,15 @@ def compare_models(
             )
             if len(models) < 2:
                 continue
-            shared = _shared_items(models, family)
-            if shared is None:
-                continue
-            track_ids, y_true, scores = shared
-            item_group = item_groups(groups, family[0], track_ids)
-            table = stats.paired_tests(
-                function,
-                y_true,
-                scores,
-                task,
-                n_bootstrap=protocol.n_bootstrap,
-                alpha=alpha,
-                seed=protocol.seed,
-                groups=item_group,
+            tested = _family_test(
+                stats.paired_tests, function, task, models, family, groups, experiment, alpha
             )
-            seeds = {model: len(per_seed) for model, per_seed in scores.items()}
+            if tested is None:
+                continue
+            table, seeds = tested
+            pairs = zip(table.model_a, table.model_b, strict=True)
             table = table.assign(
-                **dict(zip(FAMILY_COLUMNS, family, strict=True)),
-                probe=probe,
-                metric=name,
-                items=len(track_ids),
-                seeds=[
-                    min(seeds[a], seeds[b])
-                    for a, b in zip(table.model_a, table.model_b, strict=True)
-                ],
-                groups=_group_count(item_group),
+                probe=probe, metric=name, seeds=[min(seeds[a], seeds[b]) for a, b in pairs]
             )
             tables.append(table)
     table = _table(tables, COMPARISON_COLUMNS)
@@ -189,7 +174,6 @@ def rank_models(experiment: Experiment, *, alpha: float = 0.05) -> pd.DataFrame:
     pandas.DataFrame
         Columns :data:`RANK_COLUMNS`, entries of each family in rank order.
     """
-    protocol = experiment.config.protocol
     tasks = {(d.name, t.name): t for d in experiment.datasets for t in d.tasks.values()}
     probe_order = {probe.label(): index for index, probe in enumerate(experiment.probes)}
     groups = test_groups(experiment)
@@ -198,31 +182,27 @@ def rank_models(experiment: Experiment, *, alpha: float = 0.05) -> pd.DataFrame:
         task = tasks[family[:2]]
         selected = _selected_on_validation(entries, probe_order)
         chosen = {f"{model}/{layer}": (model, layer, probe) for model, layer, probe in selected}
-        shared = _shared_items({name: entries[key].seeds for name, key in chosen.items()}, family)
-        if shared is None:
-            continue
-        track_ids, y_true, scores = shared
-        item_group = item_groups(groups, family[0], track_ids)
-        table = stats.rank_entries(
+        tested = _family_test(
+            stats.rank_entries,
             metrics.metrics_for(task)[task.main_metric],
-            y_true,
-            scores,
             task,
-            n_bootstrap=protocol.n_bootstrap,
-            alpha=alpha,
-            seed=protocol.seed,
-            groups=item_group,
+            {name: entries[key].seeds for name, key in chosen.items()},
+            family,
+            groups,
+            experiment,
+            alpha,
         )
+        if tested is None:
+            continue
+        table, seeds = tested
+        names = table["model"]
         table = table.assign(
-            **dict(zip(FAMILY_COLUMNS, family, strict=True)),
             metric=task.main_metric,
-            layer=[chosen[name][1] for name in table["model"]],
-            probe=[chosen[name][2] for name in table["model"]],
-            validation=[entries[chosen[name]].validation for name in table["model"]],
-            seeds=[len(scores[name]) for name in table["model"]],
-            items=len(track_ids),
-            groups=_group_count(item_group),
-            model=[chosen[name][0] for name in table["model"]],
+            layer=[chosen[name][1] for name in names],
+            probe=[chosen[name][2] for name in names],
+            validation=[entries[chosen[name]].validation for name in names],
+            seeds=[seeds[name] for name in names],
+            model=[chosen[name][0] for name in names],
         )
         tables.append(table)
     table = _table(tables, RANK_COLUMNS)
@@ -262,6 +242,43 @@ def _stored(experiment: Experiment, deformation: str) -> dict[tuple, _Family]:
             entry = families[family].setdefault(key, _Entry(_validation(meta)))
             entry.seeds[meta["seed"]] = arrays
     return families
+
+
+def _family_test(
+    test: Callable[..., pd.DataFrame],
+    function: metrics.Metric,
+    task: Task,
+    models: dict[str, dict[int, dict[str, np.ndarray]]],
+    family: tuple,
+    groups: dict[str, dict[str, str | None]],
+    experiment: Experiment,
+    alpha: float,
+) -> tuple[pd.DataFrame, dict[str, int]] | None:
+    """``test`` (:func:`~mir_ref.stats.paired_tests` or :func:`~mir_ref.stats.rank_entries`)
+    of ``models`` on their shared test items, with the family's columns, ``items`` and
+    ``groups``; and each model's seed count. None when the models share no items."""
+    shared = _shared_items(models, family)
+    if shared is None:
+        return None
+    track_ids, y_true, scores = shared
+    item_group = item_groups(groups, family[0], track_ids)
+    protocol = experiment.config.protocol
+    table = test(
+        function,
+        y_true,
+        scores,
+        task,
+        n_bootstrap=protocol.n_bootstrap,
+        alpha=alpha,
+        seed=protocol.seed,
+        groups=item_group,
+    )
+    table = table.assign(
+        **dict(zip(FAMILY_COLUMNS, family, strict=True)),
+        items=len(track_ids),
+        groups=_group_count(item_group),
+    )
+    return table, {model: len(per_seed) for model, per_seed in scores.items()}
 
 
 def _validation(meta: dict[str, Any]) -> float:

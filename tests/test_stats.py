@@ -216,8 +216,8 @@ def test_paired_tests_keep_their_false_positive_rate_under_the_null(rng):
     """Null calibration: three models of equal skill (each item right with probability 0.7,
     independently), 300 simulated test sets of 100 items, each compared as one family (three
     pairs, 1,200 resamples, Holm). One pair alone is called different at alpha = 0.05 in
-    4.0 % of the simulations (Monte-Carlo sd 1.3 %); the family makes any false discovery in
-    3.3 % of them."""
+    4.7 % of the simulations (Monte-Carlo sd 1.3 %); the family makes any false discovery in
+    5.3 % of them, within that error of alpha."""
     simulations, n_items, alpha = 300, 100, 0.05
     tolerance = 2.5 * np.sqrt(alpha * (1 - alpha) / simulations)
     single, family = [], []
@@ -233,7 +233,6 @@ def test_paired_tests_keep_their_false_positive_rate_under_the_null(rng):
         single.append(table["p_value"].iloc[0] < alpha)
         family.append(bool(table["significant"].any()))
     assert table["resamples"].iloc[0] == family_resamples(1000, comparisons=3, alpha=alpha)
-    print(f"single {np.mean(single):.3f} family {np.mean(family):.3f}")
     assert np.mean(single) <= alpha + tolerance
     assert np.mean(family) <= alpha + tolerance
     assert np.mean(single) > 0  # the test can reject at all
@@ -269,8 +268,8 @@ def test_cluster_bootstrap_covers_where_the_track_bootstrap_undercovers(rng):
     """Coverage of 95 % intervals on clustered data: 30 groups (artists, say) of 5 to 15
     tracks; a group's tracks are right with a probability drawn per group from Beta(2.8, 1.2)
     (mean 0.7, intra-group correlation 0.2). Over 300 simulated test sets, the interval that
-    resamples groups covers the true accuracy 0.7 in 93.7 % of them; the one that resamples
-    tracks, as if they were independent, in 68.0 %."""
+    resamples groups covers the true accuracy 0.7 in 93.3 % of them; the one that resamples
+    tracks, as if they were independent, in 76.0 % (Monte-Carlo sd about 1.4 %)."""
     repetitions, n_groups, a, b = 300, 30, 2.8, 1.2
     sizes = rng.integers(5, 16, n_groups)
     groups = np.repeat(np.arange(n_groups), sizes)
