@@ -188,7 +188,9 @@ def compare(
             "–" if pd.isna(row.significant) else "[green]yes[/]" if row.significant else "no",
         )
     Console().print(out)
-    if not quiet:
+    if not quiet and len(table) and table["p_value"].isna().all():
+        console.print("no p-values: protocol.n_bootstrap is 0")
+    elif not quiet:
         console.print(f"{int(table['significant'].sum())} of {len(table)} differences significant")
 
 

@@ -24,7 +24,7 @@ from mir_ref import metrics, stats
 from mir_ref.bootstrap import cluster_codes
 from mir_ref.config import Experiment
 from mir_ref.errors import ConfigError, MirRefError
-from mir_ref.evaluate import item_groups, test_groups
+from mir_ref.evaluate import item_groups, shared_items, test_groups
 from mir_ref.results import CLEAN
 from mir_ref.tasks import Task
 from mir_ref.train import read_predictions
@@ -312,28 +312,16 @@ def _selected_on_validation(
 def _shared_items(
     models: dict[str, dict[int, dict[str, np.ndarray]]], family: tuple
 ) -> tuple[np.ndarray, np.ndarray, dict[str, list[np.ndarray]]] | None:
-    """The test items every model and seed scored: ``track_ids``, ``y_true`` and, per model,
-    one ``y_score`` per seed (seed order). None, with a warning, when they share none."""
-    arrays = [per_seed[seed] for per_seed in models.values() for seed in sorted(per_seed)]
-    shared = set(arrays[0]["track_ids"].tolist())
-    for other in arrays[1:]:
-        shared &= set(other["track_ids"].tolist())
-    first = arrays[0]["track_ids"].tolist()
-    track_ids = [track for track in first if track in shared]
-    if not track_ids:
+    """:func:`~mir_ref.evaluate.shared_items` of the models' seeds (in seed order), with a
+    warning when some items are left out; None when they share none."""
+    in_order = {name: [per_seed[s] for s in sorted(per_seed)] for name, per_seed in models.items()}
+    track_ids, y_true, scores = shared_items(in_order)
+    if len(track_ids) == 0:
         log.warning("%s: the models %s share no test items", family, sorted(models))
         return None
-    if any(len(other["track_ids"]) != len(track_ids) for other in arrays):
-        log.warning("%s: comparing on the %d test items every model scored", family, len(shared))
-    rows = [row for row, track in enumerate(first) if track in shared]
-    y_true = arrays[0]["y_true"][rows]
-    scores = {}
-    for model, per_seed in models.items():
-        scores[model] = []
-        for seed in sorted(per_seed):
-            position = {t: r for r, t in enumerate(per_seed[seed]["track_ids"].tolist())}
-            scores[model].append(per_seed[seed]["y_score"][[position[t] for t in track_ids]])
-    return np.asarray(track_ids), y_true, scores
+    if any(len(entry["track_ids"]) != len(track_ids) for e in in_order.values() for entry in e):
+        log.warning("%s: comparing on the %d test items every model scored", family, len(track_ids))
+    return track_ids, y_true, scores
 
 
 def _group_count(item_group: list[str | None] | None) -> float:

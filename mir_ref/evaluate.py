@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -111,7 +111,10 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
                     "deformation": condition["deformation"],
                     "strength": np.nan if strength is None else strength,
                 }
-                track_ids, y_true, scores = _shared_items([arrays[index] for _, arrays, _ in seeds])
+                track_ids, y_true, by_model = shared_items(
+                    {"": [arrays[index] for _, arrays, _ in seeds]}
+                )
+                scores = by_model[""]
                 values = [metrics.compute(task, y_true, y_score) for y_score in scores]
                 for metric, function in metrics.metrics_for(task).items():
                     per_seed, mean = stats.seed_intervals(
@@ -183,23 +186,35 @@ def _seed_sets(files: list[Path]) -> Iterator[SeedSet]:
 _SET_KEYS = ("dataset", "task", "model", "layer", "window_s", "hop_s", "probe", "train_fraction")
 
 
-def _shared_items(
-    per_seed: list[dict[str, np.ndarray]],
-) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """The test items every seed scored (in the first seed's order): ``track_ids``,
-    ``y_true`` and one ``y_score`` per seed. Seeds share their test split, so this is
-    normally every item."""
-    first = per_seed[0]["track_ids"]
-    shared = set(first.tolist())
-    for arrays in per_seed[1:]:
-        shared &= set(arrays["track_ids"].tolist())
-    rows = np.array([row for row, track in enumerate(first.tolist()) if track in shared], dtype=int)
-    track_ids = first[rows]
-    scores = []
-    for arrays in per_seed:
-        position = {track: row for row, track in enumerate(arrays["track_ids"].tolist())}
-        scores.append(arrays["y_score"][[position[track] for track in track_ids.tolist()]])
-    return track_ids, per_seed[0]["y_true"][rows], scores
+def shared_items(
+    models: Mapping[str, Sequence[dict[str, np.ndarray]]],
+) -> tuple[np.ndarray, np.ndarray, dict[str, list[np.ndarray]]]:
+    """The test items every predictions array scored, in the first one's order.
+
+    Parameters
+    ----------
+    models : ``{name: one predictions condition (track_ids, y_true, y_score) per seed}``.
+
+    Returns
+    -------
+    ``(track_ids, y_true, {name: one y_score per seed})`` on those items; empty when they
+    share none. Seeds and models of one task share its test split, so this is normally
+    every item.
+    """
+    arrays = [entry for per_seed in models.values() for entry in per_seed]
+    first = arrays[0]["track_ids"].tolist()
+    shared = set(first)
+    for other in arrays[1:]:
+        shared &= set(other["track_ids"].tolist())
+    rows = [row for row, track in enumerate(first) if track in shared]
+    track_ids = [first[row] for row in rows]
+    scores = {}
+    for name, per_seed in models.items():
+        scores[name] = []
+        for entry in per_seed:
+            position = {track: row for row, track in enumerate(entry["track_ids"].tolist())}
+            scores[name].append(entry["y_score"][[position[track] for track in track_ids]])
+    return np.asarray(arrays[0]["track_ids"])[rows], arrays[0]["y_true"][rows], scores
 
 
 def _selection_row(identity: dict, meta: dict) -> dict:

@@ -16,8 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
+from typer.testing import CliRunner
 
 from mir_ref import stats
+from mir_ref.cli import app
 from mir_ref.compare import COMPARISON_COLUMNS, RANK_COLUMNS, compare_models, rank_models
 from mir_ref.config import Experiment
 from mir_ref.evaluate import evaluate
@@ -46,6 +49,13 @@ def experiment_of(folder: Path, **protocol) -> Experiment:
         "protocol": {"seeds": 2, **protocol},
     }
     return Experiment.from_config(config)
+
+
+def config_file(experiment: Experiment) -> Path:
+    """The experiment's resolved config, written beside its run folder."""
+    path = experiment.output_dir.parent / "config.yml"
+    path.write_text(yaml.safe_dump(experiment.resolved()))
+    return path
 
 
 def write(
@@ -193,6 +203,9 @@ def test_no_bootstrap_gives_empty_p_values_and_intervals_without_error(tmp_path,
     assert ranks[["rank_low", "rank_high", "p_value", "tied_for_first"]].isna().all().all()
     page = write_report(experiment.output_dir).read_text(encoding="utf-8")
     assert "protocol.n_bootstrap: 0" in page and "p (vs runner-up)" not in page
+    outcome = CliRunner().invoke(app, ["compare", "-c", str(config_file(experiment))])
+    assert outcome.exit_code == 0, outcome.output
+    assert "no p-values: protocol.n_bootstrap is 0" in outcome.output
 
 
 def test_summary_interval_is_for_the_mean_over_seeds(tmp_path, rng):
