@@ -24,7 +24,9 @@ from mir_ref.cli import app
 from mir_ref.compare import COMPARISON_COLUMNS, RANK_COLUMNS, compare_models, rank_models
 from mir_ref.config import Experiment
 from mir_ref.evaluate import evaluate
-from mir_ref.report.build import write_report
+from mir_ref.report import sections
+from mir_ref.report.html import write_page
+from mir_ref.report.run_folder import RunFolder
 from mir_ref.stages import extract, train
 from mir_ref.train import predictions_path
 
@@ -107,6 +109,14 @@ def write(
     )
 
 
+def overview_page(run: Path, tmp_path: Path) -> tuple[sections.Context, str]:
+    """The report's shared context and its overview section as HTML (the other sections,
+    which read the same context, are left out to keep the test fast)."""
+    context = sections.Context(RunFolder(run), tmp_path / "plots")
+    page = write_page([sections.overview(context)], tmp_path / "page", title="overview")
+    return context, page.read_text(encoding="utf-8")
+
+
 def right(n_items: int, accuracy: float, rng: np.random.Generator) -> np.ndarray:
     """``[n_items]`` booleans, exactly ``round(accuracy · n_items)`` of them true."""
     correct = np.zeros(n_items, dtype=bool)
@@ -116,8 +126,9 @@ def right(n_items: int, accuracy: float, rng: np.random.Generator) -> np.ndarray
 
 def test_report_and_ranks_follow_validation_not_the_test_set(tmp_path, rng):
     """chroma's MLP scores best on test, its linear probe best on validation: chroma is
-    represented by the linear probe in ranks.csv, the overview and the per-class sections, and
-    the gap and p-value compare exactly the (model, probe) pairs the table names."""
+    represented by the linear probe in ranks.csv and in the report (the overview, and the
+    context every other section reads), and the gap and p-value compare exactly the (model,
+    probe) pairs the table names."""
     experiment = experiment_of(tmp_path)
     n_items = len(experiment.datasets[0].task_tracks("pitch_class", "test"))
     plan = {  # (model, probe): (test accuracy, validation score)
@@ -142,8 +153,11 @@ def test_report_and_ranks_follow_validation_not_the_test_set(tmp_path, rng):
     mfcc = ranks.set_index("model").loc["mfcc"]
     assert not mfcc["tied_for_first"] and mfcc["p_holm"] < 0.05
 
-    page = write_report(experiment.output_dir).read_text(encoding="utf-8")
-    overview = page[page.index('id="overview"') : page.index('id="probe-size"')]
+    context, overview = overview_page(experiment.output_dir, tmp_path)
+    assert context.best.set_index("model")["probe"].to_dict() == {
+        "chroma": "linear",
+        "mfcc": "mlp-8",
+    }
     chroma_row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*?chroma(?:(?!</tr>).)*</tr>", overview, re.S)
     assert chroma_row is not None and "linear" in chroma_row.group(0)
     assert "mlp-8" not in chroma_row.group(0)
@@ -201,7 +215,7 @@ def test_no_bootstrap_gives_empty_p_values_and_intervals_without_error(tmp_path,
     assert written[["p_value", "p_holm", "significant"]].isna().all().all()
     assert ranks["rank"].tolist() == [1, 2]
     assert ranks[["rank_low", "rank_high", "p_value", "tied_for_first"]].isna().all().all()
-    page = write_report(experiment.output_dir).read_text(encoding="utf-8")
+    page = overview_page(experiment.output_dir, tmp_path)[1]
     assert "protocol.n_bootstrap: 0" in page and "p (vs runner-up)" not in page
     outcome = CliRunner().invoke(app, ["compare", "-c", str(config_file(experiment))])
     assert outcome.exit_code == 0, outcome.output
