@@ -154,21 +154,19 @@ def compare(
     alpha: Annotated[float, typer.Option(help="Family-wise error rate (Holm).")] = 0.05,
     quiet: QuietOption = False,
 ) -> None:
-    """Paired bootstrap tests between every two models; writes comparisons.csv."""
+    """Paired bootstrap tests between every two models; writes comparisons.csv and ranks.csv."""
+    import pandas as pd
     from rich.table import Table
 
-    from mir_ref.compare import compare_models
+    from mir_ref.compare import compare_models, rank_models
+    from mir_ref.config import Experiment
 
-    table = _stage(
-        config,
-        quiet,
-        lambda experiment: compare_models(
-            experiment, metric=metric, deformation=deformation, alpha=alpha
-        ),
-    )
+    def compare_and_rank(experiment: Experiment) -> pd.DataFrame:
+        rank_models(experiment, alpha=alpha)
+        return compare_models(experiment, metric=metric, deformation=deformation, alpha=alpha)
+
+    table = _stage(config, quiet, compare_and_rank)
     if isinstance(table, list):  # an original mir_ref config with several experiments
-        import pandas as pd
-
         table = pd.concat(table, ignore_index=True)
     out = Table(title=f"paired comparisons (Holm-corrected, alpha={alpha:g})")
     for column in ("task", "deformation", "probe", "metric", "model a", "model b", "a − b"):
@@ -186,11 +184,13 @@ def compare(
             row.model_a,
             row.model_b,
             f"{row.difference:+.3f}",
-            f"{row.p_holm:.3g}",
-            "[green]yes[/]" if row.significant else "no",
+            "–" if pd.isna(row.p_holm) else f"{row.p_holm:.3g}",
+            "–" if pd.isna(row.significant) else "[green]yes[/]" if row.significant else "no",
         )
     Console().print(out)
-    if not quiet:
+    if not quiet and len(table) and table["p_value"].isna().all():
+        console.print("no p-values: protocol.n_bootstrap is 0")
+    elif not quiet:
         console.print(f"{int(table['significant'].sum())} of {len(table)} differences significant")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -34,17 +36,46 @@ def task_table(experiment: Experiment) -> dict[str, dict]:
     }
 
 
+def test_groups(experiment: Experiment) -> dict[str, dict[str, str | None]]:
+    """``{dataset: {test track id: group}}`` for the datasets whose test tracks declare groups.
+
+    Bootstrap intervals and paired tests resample these groups instead of the tracks (see
+    :mod:`mir_ref.bootstrap`); a dataset without groups is left out (tracks resampled).
+    """
+    groups = {}
+    for dataset in experiment.datasets:
+        tracks = dataset.tracks("test")
+        if any(track.group is not None for track in tracks):
+            groups[dataset.name] = {track.id: track.group for track in tracks}
+    return groups
+
+
+def item_groups(
+    groups: dict[str, dict[str, str | None]], dataset: str, track_ids: np.ndarray
+) -> list[str | None] | None:
+    """Each test item's group (``None`` for a track without one), or None when the dataset
+    declares no groups."""
+    by_track = groups.get(dataset)
+    if by_track is None:
+        return None
+    return [by_track.get(str(track)) for track in track_ids]
+
+
 def evaluate(experiment: Experiment) -> pd.DataFrame:
     """Score every predictions file of the run; write the results and their summaries.
 
-    Writes ``results.csv`` / ``.parquet`` (with bootstrap intervals), ``summary.csv`` (mean
-    and std over seeds), ``robustness.csv`` (drop from clean audio per deformation strength,
+    Writes ``results.csv`` / ``.parquet`` (with each seed's bootstrap interval),
+    ``summary.csv`` (mean and std over seeds, and the interval of the mean with items and
+    seeds resampled), ``robustness.csv`` (drop from clean audio per deformation strength,
     with the labels scored, the items left out and each model's in-band SNR; only when there
     are deformed rows), ``equivariance.csv`` (where a pitch shift moved pitch, pitch-class or
     key labels: whether predictions moved with the audio), ``selection.csv`` (the
-    hyper-parameters each probe selected on validation) and ``tasks.json``.
+    hyper-parameters each probe selected on validation) and ``tasks.json``. Intervals
+    resample the test tracks' groups when the dataset declares them (:func:`test_groups`).
     """
     protocol = experiment.config.protocol
+    if protocol.n_bootstrap == 0:
+        log.warning(stats.NO_BOOTSTRAP)
     tasks = {
         (dataset.name, task.name): task
         for dataset in experiment.datasets
@@ -56,86 +87,92 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
             f"no predictions under {experiment.output_dir / 'predictions'}; run `mir_ref train` "
             f"first"
         )
-    rows, selections, label_notes, moves = [], [], [], []
+    groups = test_groups(experiment)
+    rows, selections, intervals, label_notes, moves = [], [], [], [], []
     with progress.bar("evaluate", len(files)) as advance:
-        for path in files:
-            meta, per_condition = read_predictions(path)
+        for seeds in _seed_sets(files):
+            meta = seeds[0][0]
             task = tasks.get((meta["dataset"], meta["task"]))
             if task is None:
-                log.warning("skipping %s: its task is not in the config", path)
-                advance()
+                log.warning("skipping %s: its task is not in the config", seeds[0][2])
+                advance(len(seeds))
                 continue
             fraction = meta.get("train_fraction", 1.0)
             identity = {key: meta[key] for key in ("dataset", "task", "model", "layer")}
             # Runs from before density sweeps stored no window or hop.
             identity["window_s"] = meta.get("window_s", np.nan)
             identity["hop_s"] = meta.get("hop_s", np.nan)
-            if "selection" in meta:
-                selections.append(
-                    {
-                        **identity,
-                        "train_fraction": fraction,
-                        "probe": meta["probe"],
-                        "seed": meta["seed"],
-                        "selected": json.dumps(meta["selection"]["selected"], sort_keys=True),
-                        "validation_metric": meta["selection"]["metric"],
-                        "validation_value": _selected_value(meta["selection"]),
-                        "settings": len(meta["selection"]["grid"]),
-                        "train_items": meta["selection"]["train_items"],
-                    }
+            identity.update(train_fraction=fraction, probe=meta["probe"])
+            selections += [
+                _selection_row(identity, seed_meta) for seed_meta, _, _ in seeds
+                if "selection" in seed_meta
+            ]  # fmt: skip
+            for seed_meta, _, _ in seeds:
+                label_notes += condition_notes.label_notes(
+                    meta["dataset"], meta["task"], seed_meta["conditions"]
                 )
-            label_notes += condition_notes.label_notes(
-                meta["dataset"], meta["task"], meta["conditions"]
-            )
-            for condition, arrays in zip(meta["conditions"], per_condition, strict=True):
-                y_true, y_score = arrays["y_true"], arrays["y_score"]
-                if "y_moved" in arrays and equivariance.applies(task, condition):
-                    moves.append(
-                        {
-                            **identity,
-                            "train_fraction": fraction,
-                            "probe": meta["probe"],
-                            "deformation": condition["deformation"],
-                            "strength": condition["strength"],
-                            "semitones": condition["semitones"],
-                            "labels": condition["labels"],
-                            **equivariance.counts(
-                                task, arrays["y_clean"], arrays["y_moved"], y_score
-                            ),
-                        }
-                    )
-                scores = metrics.compute(task, y_true, y_score)
+            for index, condition in enumerate(meta["conditions"]):
+                strength = condition["strength"]
+                where = {
+                    **identity,
+                    "deformation": condition["deformation"],
+                    "strength": np.nan if strength is None else strength,
+                }
+                track_ids, y_true, by_model = shared_items(
+                    {"": [arrays[index] for _, arrays, _ in seeds]}
+                )
+                for _, arrays, _ in seeds:
+                    if "y_moved" in arrays[index] and equivariance.applies(task, condition):
+                        moves.append(
+                            {
+                                **where,
+                                "strength": condition["strength"],
+                                "semitones": condition["semitones"],
+                                "labels": condition["labels"],
+                                **equivariance.counts(
+                                    task,
+                                    arrays[index]["y_clean"],
+                                    arrays[index]["y_moved"],
+                                    arrays[index]["y_score"],
+                                ),
+                            }
+                        )
+                scores = by_model[""]
+                values = [metrics.compute(task, y_true, y_score) for y_score in scores]
                 for metric, function in metrics.metrics_for(task).items():
-                    low, high = stats.bootstrap_ci(
+                    per_seed, mean = stats.seed_intervals(
                         function,
                         y_true,
-                        y_score,
+                        scores,
                         task,
                         n_bootstrap=protocol.n_bootstrap,
                         seed=protocol.seed,
+                        groups=item_groups(groups, meta["dataset"], track_ids),
                     )
-                    strength = condition["strength"]
-                    rows.append(
-                        {
-                            **identity,
-                            "deformation": condition["deformation"],
-                            "strength": np.nan if strength is None else strength,
-                            "train_fraction": fraction,
-                            "probe": meta["probe"],
-                            "seed": meta["seed"],
-                            "metric": metric,
-                            "value": scores[metric],
-                            "ci_low": low,
-                            "ci_high": high,
-                        }
+                    for (seed_meta, _, _), value, (low, high) in zip(
+                        seeds, values, per_seed, strict=True
+                    ):
+                        rows.append(
+                            {
+                                **where,
+                                "seed": seed_meta["seed"],
+                                "metric": metric,
+                                "value": value[metric],
+                                "ci_low": low,
+                                "ci_high": high,
+                            }
+                        )
+                    intervals.append(
+                        {**where, "metric": metric, "ci_low": mean[0], "ci_high": mean[1]}
                     )
-            advance()
+            advance(len(seeds))
     results = pd.DataFrame(rows, columns=COLUMNS)
     results = results.sort_values(KEY_COLUMNS, kind="stable", na_position="first")
     results = results.reset_index(drop=True)
     output_dir = experiment.output_dir
     write_results(results, output_dir)
-    stats.summarize_seeds(results).to_csv(output_dir / "summary.csv", index=False)
+    intervals = pd.DataFrame(intervals, columns=[*stats.SEED_KEYS, "ci_low", "ci_high"])
+    stats.summarize_seeds(results, intervals).to_csv(output_dir / "summary.csv", index=False)
     robustness = stats.robustness(results)
     if not robustness.empty:
         snr = condition_notes.in_band_snr(experiment)
@@ -149,6 +186,77 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
         pd.DataFrame(selections).to_csv(output_dir / "selection.csv", index=False)
     (output_dir / "tasks.json").write_text(json.dumps(task_table(experiment), indent=2))
     return results
+
+
+SeedSet = list[tuple[dict, list[dict[str, np.ndarray]], Path]]
+"""The predictions files of one (dataset, task, model, layer, density, probe, fraction), one
+per seed: ``(meta, per-condition arrays, path)``, in seed order."""
+
+
+def _seed_sets(files: list[Path]) -> Iterator[SeedSet]:
+    """The predictions files grouped by everything but the seed; one group in memory at once.
+
+    The training stage writes a group's seeds into one folder, so the folders are read one by
+    one (and split by their metadata, should a folder hold more than one group).
+    """
+    by_folder: dict[Path, list[Path]] = {}
+    for path in files:
+        by_folder.setdefault(path.parent, []).append(path)
+    for paths in by_folder.values():
+        found: dict[tuple, SeedSet] = {}
+        for path in paths:
+            meta, per_condition = read_predictions(path)
+            key = json.dumps({k: v for k, v in meta.items() if k in _SET_KEYS}, sort_keys=True)
+            found.setdefault(key, []).append((meta, per_condition, path))
+        for seeds in found.values():
+            yield sorted(seeds, key=lambda entry: entry[0]["seed"])
+
+
+_SET_KEYS = ("dataset", "task", "model", "layer", "window_s", "hop_s", "probe", "train_fraction")
+
+
+def shared_items(
+    models: Mapping[str, Sequence[dict[str, np.ndarray]]],
+) -> tuple[np.ndarray, np.ndarray, dict[str, list[np.ndarray]]]:
+    """The test items every predictions array scored, in the first one's order.
+
+    Parameters
+    ----------
+    models : ``{name: one predictions condition (track_ids, y_true, y_score) per seed}``.
+
+    Returns
+    -------
+    ``(track_ids, y_true, {name: one y_score per seed})`` on those items; empty when they
+    share none. Seeds and models of one task share its test split, so this is normally
+    every item.
+    """
+    arrays = [entry for per_seed in models.values() for entry in per_seed]
+    first = arrays[0]["track_ids"].tolist()
+    shared = set(first)
+    for other in arrays[1:]:
+        shared &= set(other["track_ids"].tolist())
+    rows = [row for row, track in enumerate(first) if track in shared]
+    track_ids = [first[row] for row in rows]
+    scores = {}
+    for name, per_seed in models.items():
+        scores[name] = []
+        for entry in per_seed:
+            position = {track: row for row, track in enumerate(entry["track_ids"].tolist())}
+            scores[name].append(entry["y_score"][[position[track] for track in track_ids]])
+    return np.asarray(arrays[0]["track_ids"])[rows], arrays[0]["y_true"][rows], scores
+
+
+def _selection_row(identity: dict, meta: dict) -> dict:
+    """One row of ``selection.csv``: what a predictions file's probe selected on validation."""
+    return {
+        **identity,
+        "seed": meta["seed"],
+        "selected": json.dumps(meta["selection"]["selected"], sort_keys=True),
+        "validation_metric": meta["selection"]["metric"],
+        "validation_value": _selected_value(meta["selection"]),
+        "settings": len(meta["selection"]["grid"]),
+        "train_items": meta["selection"]["train_items"],
+    }
 
 
 def _selected_value(selection: dict) -> float:

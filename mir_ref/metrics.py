@@ -22,8 +22,11 @@ from mir_ref.tasks import TASK_TYPES, Task, normalize_key
 
 Metric = Callable[[np.ndarray, np.ndarray, Task], float]
 Resampled = Callable[[np.ndarray, np.ndarray, Task, np.ndarray], np.ndarray]
-"""``(y_true, y_score, task, indices [resamples, n]) -> [resamples]``: a metric on many
-resamples of the items at once (see :func:`resampled`)."""
+"""``(y_true, y_score, task, weights [resamples, n]) -> [resamples]``: a metric on many
+resamples of the items at once (see :func:`resampled`). ``weights[r, i]`` is how many times
+resample ``r`` draws item ``i``, so the function equals the metric on the items repeated that
+many times; this form holds the item bootstrap and the cluster bootstrap (resamples of
+different lengths) alike."""
 
 
 def metric(name: str, *task_types: str) -> Callable[[Metric], Metric]:
@@ -49,17 +52,30 @@ def resampled(function: Metric) -> Callable[[Resampled], Resampled]:
     return decorate
 
 
+def _weighted_sums(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``[resamples]``: ``sum_i weights[r, i] * values[i]``."""
+    return weights @ np.asarray(values, dtype=np.float64)
+
+
+def _weighted_means(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``[resamples]`` weighted means of ``values [n]``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _weighted_sums(values, weights) / weights.sum(axis=1)
+
+
 def _confusions(
-    y_true: np.ndarray, y_score: np.ndarray, task: Task, indices: np.ndarray
+    y_true: np.ndarray, y_score: np.ndarray, task: Task, weights: np.ndarray
 ) -> np.ndarray:
     """``[resamples, classes, classes]`` confusion counts (true × predicted) per resample."""
     n_classes = len(task.classes)
-    n_resamples = len(indices)
-    true = np.asarray(y_true)[indices]
-    predicted = _predicted_classes(y_score)[indices]
-    cells = (np.arange(n_resamples)[:, None] * n_classes + true) * n_classes + predicted
-    counts = np.bincount(cells.ravel(), minlength=n_resamples * n_classes * n_classes)
-    return counts.reshape(n_resamples, n_classes, n_classes)
+    cells = np.asarray(y_true) * n_classes + _predicted_classes(y_score)
+    # Items sorted by cell: each cell's count is one sum over a run of columns.
+    order = np.argsort(cells, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(cells[order]) != 0])
+    counts = np.zeros((len(weights), n_classes * n_classes), dtype=np.float64)
+    if len(cells):
+        counts[:, cells[order][starts]] = np.add.reduceat(weights[:, order], starts, axis=1)
+    return counts.reshape(len(weights), n_classes, n_classes)
 
 
 def _predicted_classes(y_score: np.ndarray) -> np.ndarray:
@@ -76,10 +92,9 @@ def accuracy(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
 
 @resampled(accuracy)
 def _accuracy_resampled(
-    y_true: np.ndarray, y_score: np.ndarray, task: Task, indices: np.ndarray
+    y_true: np.ndarray, y_score: np.ndarray, task: Task, weights: np.ndarray
 ) -> np.ndarray:
-    correct = np.asarray(y_true) == _predicted_classes(y_score)
-    return correct[indices].mean(axis=1)
+    return _weighted_means(np.asarray(y_true) == _predicted_classes(y_score), weights)
 
 
 @metric("balanced_accuracy", "multiclass", "key")
@@ -98,9 +113,9 @@ def balanced_accuracy(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> fl
 
 @resampled(balanced_accuracy)
 def _balanced_accuracy_resampled(
-    y_true: np.ndarray, y_score: np.ndarray, task: Task, indices: np.ndarray
+    y_true: np.ndarray, y_score: np.ndarray, task: Task, weights: np.ndarray
 ) -> np.ndarray:
-    counts = _confusions(y_true, y_score, task, indices)
+    counts = _confusions(y_true, y_score, task, weights)
     support = counts.sum(axis=2)
     recall = np.diagonal(counts, axis1=1, axis2=2) / np.maximum(support, 1)
     present = support > 0
@@ -126,9 +141,9 @@ def f1_macro(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
 
 @resampled(f1_macro)
 def _f1_macro_resampled(
-    y_true: np.ndarray, y_score: np.ndarray, task: Task, indices: np.ndarray
+    y_true: np.ndarray, y_score: np.ndarray, task: Task, weights: np.ndarray
 ) -> np.ndarray:
-    counts = _confusions(y_true, y_score, task, indices)
+    counts = _confusions(y_true, y_score, task, weights)
     true_positives = np.diagonal(counts, axis1=1, axis2=2)
     true_or_predicted = counts.sum(axis=2) + counts.sum(axis=1)
     scored = true_or_predicted > 0
@@ -163,10 +178,10 @@ def roc_auc(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
 
 @resampled(roc_auc)
 def _roc_auc_resampled(
-    y_true: np.ndarray, y_score: np.ndarray, task: Task, indices: np.ndarray
+    y_true: np.ndarray, y_score: np.ndarray, task: Task, weights: np.ndarray
 ) -> np.ndarray:
     values, defined = [], []
-    for positives, negatives in _tag_curves(np.asarray(y_true), np.asarray(y_score), indices):
+    for positives, negatives in _tag_curves(np.asarray(y_true), np.asarray(y_score), weights):
         # Each positive beats the negatives scored strictly lower and ties half of the equal.
         lower = negatives.sum(axis=1, keepdims=True) - np.cumsum(negatives, axis=1)
         pairs = (positives * (lower + 0.5 * negatives)).sum(axis=1)
@@ -191,10 +206,10 @@ def pr_auc(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
 
 @resampled(pr_auc)
 def _pr_auc_resampled(
-    y_true: np.ndarray, y_score: np.ndarray, task: Task, indices: np.ndarray
+    y_true: np.ndarray, y_score: np.ndarray, task: Task, weights: np.ndarray
 ) -> np.ndarray:
     values, defined = [], []
-    for positives, negatives in _tag_curves(np.asarray(y_true), np.asarray(y_score), indices):
+    for positives, negatives in _tag_curves(np.asarray(y_true), np.asarray(y_score), weights):
         # sklearn's step-wise average precision: recall gained at each threshold × precision.
         true_positives = np.cumsum(positives, axis=1)
         retrieved = true_positives + np.cumsum(negatives, axis=1)
@@ -206,22 +221,15 @@ def _pr_auc_resampled(
     return _macro_over_resampled_tags(values, defined)
 
 
-def _multiplicities(indices: np.ndarray, n_items: int) -> np.ndarray:
-    """``[resamples, n_items]``: how often each item is drawn in each resample."""
-    n_resamples = len(indices)
-    cells = (np.arange(n_resamples)[:, None] * n_items + indices).ravel()
-    return np.bincount(cells, minlength=n_resamples * n_items).reshape(n_resamples, n_items)
-
-
 def _tag_curves(
-    y_true: np.ndarray, y_score: np.ndarray, indices: np.ndarray
+    y_true: np.ndarray, y_score: np.ndarray, weights: np.ndarray
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Per tag, ``[resamples, thresholds]`` positive and negative weights per distinct score.
 
     Distinct scores are sorted in decreasing order; a resample weighs each item by how often
     it was drawn, which equals scoring the resample itself.
     """
-    weights = _multiplicities(indices, len(y_true)).astype(np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
     for tag in range(y_true.shape[1]):
         order = np.argsort(-y_score[:, tag], kind="stable")
         scores = y_score[order, tag]
@@ -281,7 +289,7 @@ def mirex_key(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
 
 @resampled(mirex_key)
 def _mirex_key_resampled(
-    y_true: np.ndarray, y_score: np.ndarray, task: Task, indices: np.ndarray
+    y_true: np.ndarray, y_score: np.ndarray, task: Task, weights: np.ndarray
 ) -> np.ndarray:
     import mir_eval
 
@@ -294,7 +302,7 @@ def _mirex_key_resampled(
             )
         ]
     )
-    return per_item[indices].mean(axis=1)
+    return _weighted_means(per_item, weights)
 
 
 @metric("r2", "regression")
@@ -307,12 +315,12 @@ def r2(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
 
 @resampled(r2)
 def _r2_resampled(
-    y_true: np.ndarray, y_score: np.ndarray, task: Task, indices: np.ndarray
+    y_true: np.ndarray, y_score: np.ndarray, task: Task, weights: np.ndarray
 ) -> np.ndarray:
-    true = np.ravel(y_true).astype(np.float64)[indices]
-    predicted = np.ravel(y_score).astype(np.float64)[indices]
-    residual = ((true - predicted) ** 2).sum(axis=1)
-    total = ((true - true.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+    true = np.ravel(y_true).astype(np.float64)
+    predicted = np.ravel(y_score).astype(np.float64)
+    residual = _weighted_sums((true - predicted) ** 2, weights)
+    total = (weights * (true - _weighted_means(true, weights)[:, None]) ** 2).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         # sklearn's convention for constant targets: 1 if predicted exactly, else 0.
         return np.where(total > 0, 1 - residual / total, np.where(residual == 0, 1.0, 0.0))
@@ -331,15 +339,16 @@ def pearson(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
 
 @resampled(pearson)
 def _pearson_resampled(
-    y_true: np.ndarray, y_score: np.ndarray, task: Task, indices: np.ndarray
+    y_true: np.ndarray, y_score: np.ndarray, task: Task, weights: np.ndarray
 ) -> np.ndarray:
-    true = np.ravel(y_true).astype(np.float64)[indices]
-    predicted = np.ravel(y_score).astype(np.float64)[indices]
-    true = true - true.mean(axis=1, keepdims=True)
-    predicted = predicted - predicted.mean(axis=1, keepdims=True)
-    denominator = np.sqrt((true**2).sum(axis=1) * (predicted**2).sum(axis=1))
+    true = np.ravel(y_true).astype(np.float64)
+    predicted = np.ravel(y_score).astype(np.float64)
+    true = true - _weighted_means(true, weights)[:, None]
+    predicted = predicted - _weighted_means(predicted, weights)[:, None]
+    denominator = np.sqrt((weights * true**2).sum(axis=1) * (weights * predicted**2).sum(axis=1))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(denominator > 0, (true * predicted).sum(axis=1) / denominator, np.nan)
+        covariance = (weights * true * predicted).sum(axis=1)
+        return np.where(denominator > 0, covariance / denominator, np.nan)
 
 
 def metrics_for(task: Task) -> dict[str, Metric]:

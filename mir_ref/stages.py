@@ -21,7 +21,7 @@ import yaml
 from mir_ref import progress
 from mir_ref.config import Experiment
 from mir_ref.errors import DataError
-from mir_ref.evaluate import evaluate
+from mir_ref.evaluate import evaluate, test_groups
 from mir_ref.extract import ExtractionStats
 from mir_ref.extract import extract as extract_locally
 from mir_ref.plan import track_rng
@@ -151,10 +151,12 @@ def run_all(experiment: Experiment) -> pd.DataFrame:
         log.info("results, comparisons and report are up to date in %s", experiment.output_dir)
         return pd.read_parquet(experiment.output_dir / "results.parquet")
     results = evaluate(experiment)
-    from mir_ref.compare import compare_models
+    from mir_ref.compare import compare_models, rank_models
 
-    # Paired tests on clean audio, so the report can say which gaps are significant.
+    # Paired tests and rank intervals on clean audio, so the report can say which gaps are
+    # significant and which models are tied for first.
     compare_models(experiment)
+    rank_models(experiment)
     # One example track per condition, for the report's listening section.
     deform(experiment, examples=1)
     profile = {
@@ -197,6 +199,8 @@ def _outputs_inputs_key(experiment: Experiment) -> str:
             "config": experiment.resolved(),
             "predictions": state(list((out / "predictions").rglob("*.npz")), out),
             "run_files": run_files,
+            # The bootstrap resamples the test tracks' groups, which no predictions key holds.
+            "groups": test_groups(experiment),
             "code": state(list(code.rglob("*.py")) + list(code.rglob("*.j2")), code),
         }
     )

@@ -138,6 +138,7 @@ def make_run_folder(
                 )
                 write_predictions(path, entry, model, layer, probe, seed, rng)
 
+    write_statistics(root, results)
     comparisons = pd.DataFrame(
         [
             {
@@ -215,6 +216,43 @@ def write_label_tables(root: Path, results: pd.DataFrame, tasks: dict[str, dict]
                 row.update(fifth=(1 - moved) / 4, relative=0.0, parallel=0.0)
             rows.append(row)
     pd.DataFrame(rows).to_csv(root / "equivariance.csv", index=False)
+
+
+def write_statistics(root: Path, results: pd.DataFrame) -> None:
+    """``summary.csv`` (intervals of seed means), ``selection.csv`` (validation scores, here
+    favouring the probes the test favours) and ``ranks.csv`` (encoder/layer_1 first, alone
+    tied for first; the runner-up's test against it p = 0.004) for a full run folder."""
+    keys = ["dataset", "task", "model", "layer", "deformation", "strength", "train_fraction"]
+    keys += ["hop_s", "probe", "metric"]
+    summary = results.groupby(keys, dropna=False, sort=False)["value"].mean().reset_index()
+    summary = summary.assign(ci_low=summary["value"] - 0.04, ci_high=summary["value"] + 0.04)
+    summary.rename(columns={"value": "mean"}).to_csv(root / "summary.csv", index=False)
+    clean = results[results["deformation"] == "none"]
+    selection = clean.groupby([*keys[:4], "train_fraction", "hop_s", "probe", "seed"])
+    selection = (
+        selection["value"].mean().reset_index().rename(columns={"value": "validation_value"})
+    )
+    selection.to_csv(root / "selection.csv", index=False)
+    tasks = json.loads((root / "tasks.json").read_text())
+    main = {entry["task"]: entry["main_metric"] for entry in tasks.values()}
+    chosen = clean[(clean["probe"] == PROBES[-1]) & (clean["train_fraction"] == 1.0)]
+    chosen = chosen[(chosen["hop_s"] == 1.0) & (chosen["metric"] == chosen["task"].map(main))]
+    rows = []
+    for task, entries in chosen.groupby("task", sort=False):
+        means = entries.groupby(["model", "layer"], sort=False)["value"].mean()
+        for rank, ((model, layer), mean) in enumerate(means.sort_values(ascending=False).items()):
+            rows.append(
+                {
+                    "dataset": DATASET, "task": task, "window_s": np.nan, "hop_s": 1.0,
+                    "train_fraction": 1.0, "metric": main[task], "model": model, "layer": layer,
+                    "probe": PROBES[-1], "validation": mean, "mean": mean, "rank": rank + 1,
+                    "rank_low": max(rank, 1), "rank_high": min(rank + 2, len(means)),
+                    "p_value": np.nan if rank == 0 else 0.002 if rank == 1 else 0.0005,
+                    "p_holm": np.nan if rank == 0 else 0.004 if rank == 1 else 0.001,
+                    "tied_for_first": rank == 0,
+                }
+            )  # fmt: skip
+    pd.DataFrame(rows).to_csv(root / "ranks.csv", index=False)
 
 
 def write_predictions(

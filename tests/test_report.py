@@ -73,53 +73,110 @@ def assert_png(path, *, min_height: int = 200, min_width: int = 300) -> None:
 # --- summaries -------------------------------------------------------------------------------
 
 
-def test_best_probe_is_the_best_mean_over_seeds(rng):
+def validation_scores(results: pd.DataFrame, favoured: str) -> pd.DataFrame:
+    """``selection.csv`` for ``results``: every probe scores 0.5 on validation, ``favoured``
+    0.9 (each seed's file records it)."""
+    keys = ["dataset", "task", "model", "layer", "probe", "seed"]
+    selection = results[keys].drop_duplicates()
+    favoured_rows = selection["probe"] == favoured
+    return selection.assign(validation_value=np.where(favoured_rows, 0.9, 0.5))
+
+
+def test_probe_is_chosen_on_validation_not_on_the_test_set(rng):
     results = make_results(rng)
-    best = tables.best_clean_probes(tables.summarize(results, MAIN_METRICS))
-    assert len(best) == len(MAIN_METRICS) * len(MODELS)
-    # The synthetic table makes `mlp-256` better than `linear` by 0.05 for every model.
-    assert set(best["probe"]) == {"mlp-256"}
-    assert (best["seeds"] == len(SEEDS)).all()
+    layered = results[results["model"] == "mfcc"].assign(model="encoder", layer="layer_3")
+    results = pd.concat([results, layered, layered.assign(layer="layer_10")])
+    # The synthetic table makes `mlp-256` better than `linear` on test by 0.05 for every model;
+    # validation prefers `linear`, and validation decides.
+    summary = tables.summarize(
+        results, MAIN_METRICS, selection=validation_scores(results, "linear")
+    )
+    best = tables.selected_probes(summary)
+    assert len(best) == len(MAIN_METRICS) * (len(MODELS) + 2)
+    assert set(best["probe"]) == {"linear"} and set(best["selected_on"]) == {"validation"}
+    assert (best["validation"] == 0.9).all() and (best["seeds"] == len(SEEDS)).all()
     chroma = best[(best["model"] == "chroma") & (best["column"] == "toy_genres/genre")]
     expected = results[
         (results["model"] == "chroma")
-        & (results["probe"] == "mlp-256")
+        & (results["probe"] == "linear")
         & (results["deformation"] == "none")
         & (results["metric"] == "accuracy")
         & (results["dataset"] == "toy_genres")
     ]["value"].mean()
     assert chroma["mean"].item() == pytest.approx(expected)
+    # Runs from before selection.csv: the test score chooses, and says so.
+    old = tables.selected_probes(tables.summarize(results, MAIN_METRICS))
+    assert set(old["probe"]) == {"mlp-256"} and set(old["selected_on"]) == {"test"}
+    # Probe kinds and sweeps choose on validation too.
+    gaps = tables.nonlinearity_gap(summary)
+    assert set(gaps["nonlinear_probe"]) == {"mlp-256"}  # the only non-linear probe
+
+
+def test_intervals_bound_the_mean_over_seeds(rng):
+    results = make_results(rng, deformations={})
+    results = results.assign(ci_low=results["value"] - 0.1, ci_high=results["value"] + 0.1)
+    # Without summary.csv, a several-seed mean has no interval: averaging the seeds' bounds
+    # would not give one.
+    assert tables.summarize(results, MAIN_METRICS)["ci_low"].isna().all()
+    one_seed = tables.summarize(results[results["seed"] == 0], MAIN_METRICS)
+    assert one_seed["ci_low"].notna().all()
+    keys = ["dataset", "task", "model", "layer", "deformation", "strength", "probe", "metric"]
+    intervals = results.groupby(keys, dropna=False)["value"].mean().reset_index()
+    intervals = intervals.assign(ci_low=0.25, ci_high=0.95)
+    summary = tables.summarize(results, MAIN_METRICS, intervals=intervals)
+    assert (summary["ci_low"] == 0.25).all() and (summary["ci_high"] == 0.95).all()
 
 
 def test_ranking_marks_the_winner_and_its_gap(rng):
-    best = tables.best_clean_probes(tables.summarize(make_results(rng), MAIN_METRICS))
+    best = tables.selected_probes(tables.summarize(make_results(rng), MAIN_METRICS))
     ranked = tables.ranking(best)
     genre = ranked[ranked["column"] == "toy_genres/genre"]
     assert list(genre["model"]) == ["mel-stats", "chroma", "mfcc"]
     assert list(genre["rank"]) == [1, 2, 3]
     assert genre["gap"].iloc[0] == pytest.approx(0.12, abs=0.03)
     assert genre["gap"].iloc[1:].isna().all()
+    assert genre["tied_for_first"].isna().all()  # no ranks.csv: unknown
 
 
-def test_comparison_p_value_is_found_by_column_names(rng):
-    best = tables.best_clean_probes(tables.summarize(make_results(rng), MAIN_METRICS))
-    comparisons = pd.DataFrame(
+def test_ranking_reads_rank_intervals_ties_and_the_test_of_the_named_pair(rng):
+    results = make_results(rng)
+    # Validation picks mlp-256 for mel-stats, linear for the others: the two first rows of
+    # the genre task name different probes.
+    selection = validation_scores(results, "linear")
+    mel = selection["model"] == "mel-stats"
+    selection.loc[mel, "validation_value"] = np.where(selection.loc[mel, "probe"] == "mlp-256",
+                                                      0.9, 0.5)  # fmt: skip
+    best = tables.selected_probes(tables.summarize(results, MAIN_METRICS, selection=selection))
+    ranks = pd.DataFrame(
         {
-            "dataset": ["toy_genres", "toy_genres"],
-            "task": ["genre", "genre"],
-            "model_a": ["chroma", "mfcc"],
-            "model_b": ["mel-stats", "chroma"],
-            "p_value": [0.01, 0.5],
-            "p_holm": [0.02, 0.5],
+            "dataset": "toy_genres",
+            "task": "genre",
+            "model": ["mel-stats", "chroma", "mfcc", "chroma"],
+            "layer": "output",
+            "probe": ["mlp-256", "linear", "linear", "mlp-256"],
+            "rank_low": [1, 1, 3, 1],
+            "rank_high": [2, 2, 3, 1],
+            "p_value": [np.nan, 0.2, 0.001, 0.0],
+            "p_holm": [np.nan, 0.2, 0.002, 0.0],
+            "tied_for_first": [True, True, False, False],
         }
     )
-    ranked = tables.ranking(best, comparisons)
-    winner = ranked[(ranked["column"] == "toy_genres/genre") & (ranked["rank"] == 1)]
-    assert winner["p_value"].item() == pytest.approx(0.02)  # Holm-corrected preferred
-    tags = ranked[(ranked["column"] == "toy_tags/tags") & (ranked["rank"] == 1)]
-    assert np.isnan(tags["p_value"].item())
-    odd = comparisons.rename(columns={"model_a": "first", "model_b": "second"})
-    assert tables.ranking(best, odd)["p_value"].isna().all()
+    comparisons = pd.DataFrame(  # a test of chroma's mlp-256, not the probe shown
+        {"dataset": "toy_genres", "task": "genre", "model_a": ["chroma"], "probe": ["mlp-256"],
+         "model_b": ["mel-stats"], "p_value": [0.01], "p_holm": [0.01]}
+    )  # fmt: skip
+    ranked = tables.ranking(best, comparisons, ranks)
+    genre = ranked[ranked["column"] == "toy_genres/genre"].set_index("model")
+    assert genre["probe"].to_dict() == {
+        "mel-stats": "mlp-256",
+        "chroma": "linear",
+        "mfcc": "linear",
+    }
+    assert genre.loc["mel-stats", "p_value"] == pytest.approx(0.2)  # chroma-linear's test
+    assert genre["tied_for_first"].tolist() == [True, True, False]
+    assert genre["rank_high"].tolist() == [2, 2, 3]
+    # Without ranks.csv, comparisons.csv has no test of these two probes: no p-value.
+    assert np.isnan(tables.ranking(best, comparisons).iloc[0]["p_value"])
 
 
 def test_robustness_ranking_orders_by_area(rng):
@@ -198,8 +255,10 @@ def test_model_colors_are_distinct_and_stable():
 
 
 def test_heatmap_is_a_readable_png(tmp_path, rng):
-    best = tables.best_clean_probes(tables.summarize(make_results(rng), MAIN_METRICS))
-    path = heatmap(tables.ranking(best), tmp_path / "heatmap.png")
+    best = tables.selected_probes(tables.summarize(make_results(rng), MAIN_METRICS))
+    ranked = tables.ranking(best)
+    ranked["tied_for_first"] = ranked["rank"] <= 2  # two models boxed per task
+    path = heatmap(ranked, tmp_path / "heatmap.png")
     assert_png(path)
 
 

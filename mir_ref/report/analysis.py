@@ -1,8 +1,8 @@
 """Per-class analysis from stored predictions: confusion matrices, per-class and per-tag
 scores, pitch-class orders, octave errors and MIREX key-error categories.
 
-Everything here reads the clean-audio predictions of each model's best probe (the one the
-overview shows) and pools the seeds: a confusion matrix counts every seed's test items.
+Everything here reads the clean-audio predictions of each model's probe chosen on validation
+(the one the overview shows) and pools the seeds: a confusion matrix counts every seed's test items.
 """
 
 from __future__ import annotations
@@ -46,12 +46,12 @@ class TaskPredictions:
 
 
 def clean_predictions(folder: RunFolder, best: pd.DataFrame) -> dict[str, TaskPredictions]:
-    """Read the clean-audio predictions of each (task, model)'s best probe.
+    """Read the clean-audio predictions of each (task, model)'s chosen probe.
 
     Parameters
     ----------
     folder : the run folder.
-    best : the output of :func:`mir_ref.report.tables.best_clean_probes`.
+    best : the output of :func:`mir_ref.report.tables.selected_probes`.
 
     Returns
     -------

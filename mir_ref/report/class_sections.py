@@ -1,9 +1,10 @@
 """The report's sections built from stored predictions: pitch and key analysis, pitch
 equivariance, and per-class scores with confusion matrices.
 
-Pitch-and-key and per-class read the clean-audio predictions of each model's best probe; a run
-folder without predictions (or with none readable) simply has neither section. Pitch
-equivariance reads ``equivariance.csv``, which the evaluation stage wrote from them.
+Pitch-and-key and per-class read the clean-audio predictions of each model's probe chosen on
+validation; a run folder without predictions (or with none readable) simply has neither
+section. Pitch equivariance reads ``equivariance.csv``, which the evaluation stage wrote from
+them.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def pitch_and_key(context: Context) -> Section | None:
         "pitch-key",
         "Pitch and key analysis",
         "Can the representation tell pitch classes apart, and what kinds of mistakes does it "
-        "make? Clean-audio test predictions of each model's best probe, seeds pooled.",
+        "make? Clean-audio test predictions of each model's probe chosen on validation, seeds "
+        "pooled.",
     )
     for column, predictions in context.predictions.items():
         if predictions.task.type == "multilabel":
@@ -189,7 +191,7 @@ def per_class(context: Context) -> Section | None:
         "per-class",
         "Per-class results",
         "Which classes each model gets right: clean-audio test predictions of each model's "
-        "best probe, seeds pooled.",
+        "probe chosen on validation, seeds pooled.",
     )
     for column, predictions in context.predictions.items():
         classes = list(predictions.task.classes)

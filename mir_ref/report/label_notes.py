@@ -14,8 +14,8 @@ from mir_ref.report.run_folder import RunFolder
 
 
 def best_rows(best: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
-    """The rows of ``table`` (a ``robustness.csv``-like table) for each model's best clean
-    probe (``best``, from :func:`~mir_ref.report.tables.best_clean_probes`) at the default
+    """The rows of ``table`` (a ``robustness.csv``-like table) for each model's probe
+    chosen on validation (``best``, from :func:`~mir_ref.report.tables.selected_probes`) at the default
     sweep settings, with the report's ``column``, ``model`` (``model/layer`` for models with
     several layers) and ``base_model`` labels."""
     table = tables.default_slice(table).assign(layer=lambda t: t["layer"].astype(str))

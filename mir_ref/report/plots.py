@@ -26,7 +26,7 @@ from matplotlib.patches import Patch, Rectangle
 
 from mir_ref.config import KEPT_LABELS
 from mir_ref.errors import MirRefError
-from mir_ref.report.tables import INTERVAL, best_clean_probes
+from mir_ref.report.tables import INTERVAL, selected_probes
 from mir_ref.results import CLEAN
 
 logger = logging.getLogger(__name__)
@@ -86,9 +86,11 @@ def model_colors(models: Iterable[str]) -> dict[str, str]:
 def heatmap(ranked: pd.DataFrame, path: str | Path, *, models: Sequence[str] | None = None) -> Path:
     """Write a model × task heatmap of the main metric on clean audio as a PNG.
 
-    Each cell is the mean over seeds of the model's best probe on that task, with its
-    confidence interval below when the results have one; the best model of each task is boxed,
-    its value set in bold and starred when its gap to the runner-up is significant (p < 0.05).
+    Each cell is the mean over seeds of the model's probe chosen on validation, with its
+    confidence interval below when the results have one. The models statistically tied for
+    first (``tied_for_first``, from ``ranks.csv``) are boxed; for a task without that, the best
+    model. The best model's value is set in bold and starred when its gap to the runner-up is
+    significant (p < 0.05).
 
     Parameters
     ----------
@@ -113,8 +115,12 @@ def heatmap(ranked: pd.DataFrame, path: str | Path, *, models: Sequence[str] | N
         table = ranked.pivot(index="model", columns="column", values=name)
         return table.reindex(index=models, columns=columns).to_numpy(dtype=float)
 
+    ties = ranked.get("tied_for_first", pd.Series(pd.NA, index=ranked.index)).astype("boolean")
+    knows_ties = ties.notna().groupby(ranked["column"], sort=False).transform("any")
+    ranked = ranked.assign(boxed=ties.fillna(False).where(knows_ties, ranked["rank"] == 1))
+    ranked = ranked.astype({"boxed": float})
     values, low, high = grid("mean"), grid("ci_low"), grid("ci_high")
-    rank, p_value = grid("rank"), grid("p_value")
+    rank, p_value, boxed = grid("rank"), grid("p_value"), grid("boxed")
     has_interval = bool(np.isfinite(low).any())
 
     longest_name = max(len(model) for model in models)
@@ -153,7 +159,7 @@ def heatmap(ranked: pd.DataFrame, path: str | Path, *, models: Sequence[str] | N
             fontweight="bold" if is_best else "normal",
             fontsize="small" if has_interval else "medium",
         )
-        if is_best:
+        if boxed[row, column] == 1:
             box = Rectangle(
                 (column - 0.5, row - 0.5), 1, 1, fill=False, edgecolor=_BEST_BOX_COLOR, linewidth=3
             )
@@ -170,7 +176,13 @@ def heatmap(ranked: pd.DataFrame, path: str | Path, *, models: Sequence[str] | N
     )
     axes.set_yticks(range(len(models)), [plain(model) for model in models])
     axes.tick_params(length=0)
-    subtitle = "mean over seeds, best probe; boxed: best model"
+    on_test = "selected_on" in ranked.columns and (ranked["selected_on"] == "test").any()
+    subtitle = "mean over seeds, probe chosen on " + ("test" if on_test else "validation")
+    subtitle += "; boxed: " + (
+        "tied for first" if knows_ties.all()
+        else "tied for first, else best" if knows_ties.any()
+        else "best model"
+    )  # fmt: skip
     if has_interval:
         subtitle += "; [95% CI]"
     if np.isfinite(p_value).any():
@@ -190,7 +202,7 @@ def robustness(
 ) -> Path:
     """Write one task's main metric against deformation strength, one panel per deformation.
 
-    Each model is drawn with the probe that is best on clean audio. Top row: the metric, with a
+    Each model is drawn with its probe chosen on validation. Top row: the metric, with a
     band of the confidence interval (when the results have one) or of ±1 standard deviation
     over seeds (when there are several), and a dashed line at the clean-audio value. Bottom
     row: the same as a percentage of the clean-audio value (the relative drop).
@@ -209,13 +221,13 @@ def robustness(
     Path
         ``path``.
     """
-    best = best_clean_probes(summary)
+    best = selected_probes(summary)
     best = best[best["column"] == column]
     deformed = summary[(summary["deformation"] != CLEAN) & (summary["column"] == column)].merge(
         best[["column", "model", "probe"]], on=["column", "model", "probe"]
     )
     if deformed.empty:
-        raise MirRefError(f"the results hold no deformed rows for {column}'s best probes")
+        raise MirRefError(f"the results hold no deformed rows for {column}'s chosen probes")
     # A deformation without a swept strength is one setting, drawn at 0.
     deformed = deformed.assign(strength=deformed["strength"].fillna(0.0))
     deformations = list(deformed["deformation"].unique())

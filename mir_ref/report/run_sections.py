@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from mir_ref.report import curves
+from mir_ref.report import curves, tables
 from mir_ref.report.html import Cell, Row, Section, number
 from mir_ref.report.listening import CLIP_SAMPLE_RATE, MAX_CLIP_S, wav_data_uri
 from mir_ref.report.run_folder import TaskInfo
@@ -65,8 +65,9 @@ def efficiency(context: Context) -> Section | None:
             )
             section.figure(
                 path,
-                "Each model's mean over tasks of its best clean-audio score (its best layer for "
-                "multi-layer models) against its measured extraction speed.",
+                "Each model's mean over tasks of its clean-audio score (probe, and layer of "
+                "multi-layer models, chosen on validation) against its measured extraction "
+                "speed.",
             )
     labels = [_FIELD_LABELS.get(name, name) for name in fields]
     section.table("Per model, from models.json.", ["model", *labels], rows)
@@ -76,10 +77,10 @@ def efficiency(context: Context) -> Section | None:
 def _score_and_speed(
     context: Context, entries: Mapping[str, Mapping[str, Any]], speed_field: str
 ) -> pd.DataFrame:
-    """Per model: mean best clean score over tasks (best layer) and extraction speed."""
-    best = context.best
-    per_task = best.groupby(["base_model", "column"], sort=False)["mean"].max()
-    scores = per_task.groupby(level="base_model", sort=False).mean()
+    """Per model: mean clean score over tasks (layer chosen on validation) and extraction
+    speed."""
+    layers = context.best.assign(model=context.best["base_model"])
+    scores = tables.selected_probes(layers).groupby("model", sort=False)["mean"].mean()
     rows = []
     for model, entry in entries.items():
         speed = entry.get(speed_field)

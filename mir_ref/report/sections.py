@@ -34,12 +34,31 @@ class Context:
     @functools.cached_property
     def summary(self) -> pd.DataFrame:
         """:func:`~mir_ref.report.tables.summarize` of the results at default settings."""
-        return tables.summarize(self.folder.results, self.folder.main_metrics)
+        return self.summarize()
+
+    def summarize(self, *, by: list[str] | None = None) -> pd.DataFrame:
+        """The results summarised with the run's intervals of seed means and validation
+        scores (``summary.csv``, ``selection.csv``), keeping the sweep axes ``by``."""
+        return tables.summarize(
+            self.folder.results,
+            self.folder.main_metrics,
+            by=by or (),
+            intervals=self.folder.table("summary.csv"),
+            selection=self.folder.table("selection.csv"),
+        )
 
     @functools.cached_property
     def best(self) -> pd.DataFrame:
-        """Each (task, model)'s best clean-audio probe."""
-        return tables.best_clean_probes(self.summary)
+        """Each (task, model)'s clean-audio probe, chosen on validation."""
+        return tables.selected_probes(self.summary)
+
+    @functools.cached_property
+    def ranks(self) -> pd.DataFrame | None:
+        """``ranks.csv`` at the default sweep values the summary shows, if the run has it."""
+        ranks = self.folder.table("ranks.csv")
+        if ranks is None:
+            return None
+        return tables.default_slice(ranks, defaults=tables.sweep_defaults(self.folder.results))
 
     @functools.cached_property
     def colors(self) -> dict[str, str]:
@@ -50,7 +69,7 @@ class Context:
 
     @functools.cached_property
     def predictions(self) -> dict[str, analysis.TaskPredictions]:
-        """The clean-audio predictions of each (task, model)'s best probe, per task."""
+        """The clean-audio predictions of each (task, model)'s chosen probe, per task."""
         return analysis.clean_predictions(self.folder, self.best)
 
     def plot_path(self, name: str) -> Path:
@@ -59,31 +78,45 @@ class Context:
 
 
 def overview(context: Context) -> Section:
-    """The model × task heatmap and the ranking per task, with CIs and paired tests."""
+    """The model × task heatmap and the ranking per task, with CIs, rank intervals, the
+    models tied for first and the paired test of the gap."""
     comparisons = context.folder.table("comparisons.csv")
-    ranked = tables.ranking(context.best, comparisons)
+    ranked = tables.ranking(context.best, comparisons, context.ranks)
+    on_test = (ranked["selected_on"] == "test").any()
+    chosen = (
+        "the probe with the best test score (this run has no selection.csv to choose on validation)"
+        if on_test
+        else "the probe with the best validation score"
+    )
     section = Section(
         "overview",
         "Overview",
-        "Each model's best probe on clean audio, per task. The page below breaks this down by "
-        "deformation, probe, layer and class.",
+        f"Each model on clean audio, per task, with {chosen}. The page below breaks this down "
+        "by deformation, probe, layer and class.",
     )
+    has_ties = ranked["tied_for_first"].notna().any()
     section.figure(
         plots.heatmap(ranked, context.plot_path("heatmap"), models=list(context.colors)),
-        "Main metric on clean audio: mean over seeds of each model's best probe; the best "
-        "model of each task is boxed.",
+        "Main metric on clean audio: mean over seeds; "
+        + (
+            "boxed: the models statistically tied for first (ranks.csv)."
+            if has_ties
+            else "the best model of each task is boxed."
+        ),
     )
     has_interval = "ci_low" in ranked.columns and ranked["ci_low"].notna().any()
+    has_rank_interval = ranked["rank_low"].notna().any()
     has_p = ranked["p_value"].notna().any()
-    columns = ["task", "metric", "rank", "model", "probe", "mean", "± std", "seeds"]
+    columns = ["task", "metric", "rank"] + (["rank 95% CI"] if has_rank_interval else [])
+    columns += ["model", "probe", "mean", "± std", "seeds"]
     columns += ["95% CI"] if has_interval else []
     columns += ["gap to runner-up"] + (["p (vs runner-up)"] if has_p else [])
     rows = []
     for row in ranked.itertuples(index=False):
-        cells = [
-            Cell(row.column),
-            Cell(row.metric),
-            number(row.rank, 0),
+        cells = [Cell(row.column), Cell(row.metric), number(row.rank, 0)]
+        if has_rank_interval:
+            cells.append(Cell(_rank_interval(row.rank_low, row.rank_high), number=True))
+        cells += [
             Cell(row.model),
             Cell(row.probe),
             number(row.mean),
@@ -95,15 +128,28 @@ def overview(context: Context) -> Section:
         cells.append(number(row.gap))
         if has_p:
             cells.append(number(row.p_value, 4))
-        rows.append(Row(cells, highlight=row.rank == 1))
-    caption = "Models per task from best to worst (highlighted: best)."
+        unknown = pd.isna(row.tied_for_first)
+        rows.append(Row(cells, highlight=row.rank == 1 if unknown else bool(row.tied_for_first)))
+    caption = "Models per task from best to worst; highlighted: " + (
+        "statistically tied for first (the first, and every model whose paired bootstrap "
+        "test against it is not significant after Holm's correction; ranks.csv)."
+        if has_ties
+        else "best."
+    )
+    if has_rank_interval:
+        caption += " Rank 95% CI: the ranks the model takes over the bootstrap resamples."
     if has_p:
         caption += (
-            " p: paired test of the best model against the runner-up (Holm-corrected when "
-            "available), from comparisons.csv (`mir_ref compare`)."
+            " p: paired bootstrap test of exactly the two models and probes named on the "
+            "first two rows (Holm-corrected), from "
+            + ("ranks.csv." if context.ranks is not None else "comparisons.csv.")
         )
-    elif comparisons is None:
-        caption += " Run `mir_ref compare` to add the significance of each gap."
+    elif ranked["gap"].notna().any():
+        caption += " No p-value: " + (
+            "run `mir_ref compare` to test each gap (ranks.csv)."
+            if context.ranks is None
+            else "the run has no bootstrap (protocol.n_bootstrap: 0)."
+        )
     section.table(caption, columns, rows)
     return section
 
@@ -118,7 +164,7 @@ def robustness(context: Context) -> Section | None:
         "robustness",
         "Robustness",
         "Probes are trained on clean audio and tested on deformed audio. Each model is drawn "
-        "with the probe that is best on clean audio.",
+        "with its probe chosen on validation.",
     )
     for column in dict.fromkeys(deformed["column"]):
         path = plots.robustness(
@@ -218,8 +264,8 @@ def density(context: Context) -> Section | None:
     section = Section(
         "density",
         "Embedding density",
-        "How densely to sample embeddings: the best probe's clean-audio score against the hop "
-        "and window of the embedding windows.",
+        "How densely to sample embeddings: the clean-audio score (probe chosen on validation) "
+        "against the hop and window of the embedding windows.",
     )
     for axis, label in _DENSITY_AXES.items():
         table = _sweep(context, axis)
@@ -245,18 +291,19 @@ def layers(context: Context) -> Section | None:
     layered = clean[clean["model"] != clean["base_model"]]
     if layered.empty:
         return None
-    best = layered.loc[layered.groupby(["column", "model"], sort=False)["mean"].idxmax()]
+    best = tables.selected_probes(layered)
     section = Section(
         "layers",
         "Layers",
-        "Which layer holds the information: the best probe's clean-audio score per layer.",
+        "Which layer holds the information: the clean-audio score per layer, of the probe "
+        "chosen on validation for that layer.",
     )
     path = curves.metric_curves(
         best,
         "layer",
         context.colors,
         context.plot_path("layers"),
-        title="Main metric by layer (clean audio, best probe per layer)",
+        title="Main metric by layer (clean audio, probe chosen per layer)",
         xlabel="layer (input → output)",
         series="base_model",
         categories=tables.layer_order(best["layer"]),
@@ -273,8 +320,8 @@ def data_efficiency(context: Context) -> Section | None:
     section = Section(
         "data-efficiency",
         "Data efficiency",
-        "How much labelled data a representation needs: the best probe's clean-audio score "
-        "when trained on a fraction of the training split.",
+        "How much labelled data a representation needs: the clean-audio score (probe chosen "
+        "on validation) when trained on a fraction of the training split.",
     )
     path = curves.metric_curves(
         table,
@@ -294,9 +341,15 @@ def _sweep(context: Context, axis: str) -> pd.DataFrame | None:
     results = context.folder.results
     if axis not in results.columns or pd.to_numeric(results[axis], errors="coerce").nunique() < 2:
         return None
-    summary = tables.summarize(results, context.folder.main_metrics, by=[axis])
+    summary = context.summarize(by=[axis])
     table = tables.sweep(summary, axis)
     return None if table.empty else table
+
+
+def _rank_interval(low: float, high: float) -> str:
+    if pd.isna(low) or pd.isna(high):
+        return "–"
+    return f"{low:.0f}" if low == high else f"{low:.0f}–{high:.0f}"
 
 
 def _interval(low: float, high: float) -> str:

@@ -35,6 +35,8 @@ def summarize(
     main_metrics: Mapping[tuple[str, str], str],
     *,
     by: Iterable[str] = (),
+    intervals: pd.DataFrame | None = None,
+    selection: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Mean and spread over seeds of each task's main metric.
 
@@ -46,19 +48,33 @@ def summarize(
         ``results``.
     by : sweep axes to keep as columns; the rows of every other sweep axis are narrowed to
         its default value.
+    intervals : the run's ``summary.csv``: its ``ci_low``, ``ci_high`` bound the mean over
+        seeds (items and seeds resampled). Without it, a row's interval is its one seed's, and
+        none when it has several (their average would not bound the mean).
+    selection : the run's ``selection.csv``: its ``validation_value`` becomes ``validation``,
+        the probe's validation main metric, by which :func:`selected_probes` chooses.
 
     Returns
     -------
     pandas.DataFrame
         One row per (dataset, task, model, layer, deformation, strength, probe, *by*), in the
         order the results list them, with columns ``dataset, task, column, metric, model,
-        base_model, layer, deformation, strength, probe, *by*, mean, std, seeds`` and, when the
-        results have them, ``ci_low, ci_high`` (means over seeds). ``model`` reads
-        ``model/layer`` for models with more than one layer, ``column`` reads ``dataset/task``,
-        ``std`` is NaN for one seed.
+        base_model, layer, deformation, strength, probe, *by*, mean, std, seeds``,
+        ``validation`` (NaN without ``selection``) and, when there are intervals, ``ci_low,
+        ci_high``. ``model`` reads ``model/layer`` for models with more than one layer,
+        ``column`` reads ``dataset/task``, ``std`` is NaN for one seed.
     """
     by = [axis for axis in by if axis in results.columns]
     rows = default_slice(_main_metric_rows(results, main_metrics), keep=by)
+    if selection is not None and "validation_value" in selection.columns:
+        rows = _attach(rows, selection.rename(columns={"validation_value": "validation"}),
+                       ["validation"])  # fmt: skip
+    else:
+        rows = rows.assign(validation=np.nan)
+    has_interval = intervals is not None and set(INTERVAL) <= set(intervals.columns)
+    if has_interval:
+        rows = _attach(rows.drop(columns=list(INTERVAL), errors="ignore"), intervals,
+                       list(INTERVAL))  # fmt: skip
     column = rows["dataset"].astype(str) + "/" + rows["task"].astype(str)
     rows = rows.assign(model=_model_labels(rows), base_model=rows["model"], column=column)
     keys = ["dataset", "task", "column", "metric", "model", "base_model", "layer"]
@@ -67,16 +83,52 @@ def summarize(
         "mean": ("value", "mean"),
         "std": ("value", "std"),
         "seeds": ("seed", "nunique"),
+        "validation": ("validation", "mean"),
     }
-    if all(name in rows.columns for name in INTERVAL):
-        aggregations.update({name: (name, "mean") for name in INTERVAL})
-    summary = rows.groupby(keys, sort=False, dropna=False).agg(**aggregations)
-    return summary.reset_index()
+    has_interval = has_interval or all(name in rows.columns for name in INTERVAL)
+    if has_interval:
+        aggregations.update({name: (name, "first") for name in INTERVAL})
+    summary = rows.groupby(keys, sort=False, dropna=False).agg(**aggregations).reset_index()
+    if has_interval and intervals is None:
+        several = summary["seeds"] > 1
+        summary.loc[several, list(INTERVAL)] = np.nan
+    return summary
 
 
-def default_slice(results: pd.DataFrame, *, keep: Iterable[str] = ()) -> pd.DataFrame:
-    """The rows of ``results`` at the default value of every sweep axis not in ``keep``."""
+_RUN_KEYS = [
+    "dataset", "task", "model", "layer", "deformation", "strength", "probe", "metric",
+    *SWEEP_AXES,
+]  # fmt: skip
+
+
+def _attach(rows: pd.DataFrame, table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``rows`` with ``columns`` of a run table (``summary.csv``, ``selection.csv``) joined on
+    the keys both have (a table without ``deformation`` applies to every condition)."""
+    keys = [key for key in _RUN_KEYS if key in rows.columns and key in table.columns]
+    table = _normalized(table[[*keys, *columns]])
+    table = table.groupby(keys, dropna=False, sort=False)[columns].mean().reset_index()
+    return _normalized(rows).merge(table, on=keys, how="left")
+
+
+def _normalized(table: pd.DataFrame) -> pd.DataFrame:
+    """Key columns as the report compares them: text names, numbers, ``none`` for clean."""
+    table = table.copy()
+    for name in ("dataset", "task", "model", "layer", "probe", "metric"):
+        if name in table.columns:
+            table[name] = table[name].astype(str)
+    for name in ("strength", *SWEEP_AXES):
+        if name in table.columns:
+            table[name] = pd.to_numeric(table[name], errors="coerce")
+    if "deformation" in table.columns:
+        table["deformation"] = table["deformation"].fillna(CLEAN)
+    return table
+
+
+def sweep_defaults(results: pd.DataFrame, *, keep: Iterable[str] = ()) -> dict[str, float]:
+    """The default value of every sweep axis that ``results`` sweeps, except ``keep``: the
+    largest train fraction, the most common hop or window (the largest on a tie)."""
     keep = set(keep)
+    defaults = {}
     for axis in SWEEP_AXES:
         if axis in keep or axis not in results.columns:
             continue
@@ -84,57 +136,92 @@ def default_slice(results: pd.DataFrame, *, keep: Iterable[str] = ()) -> pd.Data
         if values.nunique() <= 1:
             continue
         if axis == "train_fraction":
-            default = values.max()
+            defaults[axis] = values.max()
         else:
             counts = values.value_counts()
-            default = counts[counts == counts.max()].index.max()
-        results = results[values == default]
+            defaults[axis] = counts[counts == counts.max()].index.max()
+    return defaults
+
+
+def default_slice(
+    results: pd.DataFrame, *, keep: Iterable[str] = (), defaults: Mapping[str, float] | None = None
+) -> pd.DataFrame:
+    """The rows of ``results`` at the default value of every sweep axis not in ``keep``
+    (:func:`sweep_defaults` of ``results``, unless ``defaults`` are given)."""
+    defaults = sweep_defaults(results, keep=keep) if defaults is None else defaults
+    for axis, default in defaults.items():
+        if axis in results.columns:
+            results = results[pd.to_numeric(results[axis], errors="coerce") == default]
     return results
 
 
-def best_clean_probes(summary: pd.DataFrame) -> pd.DataFrame:
-    """The probe with the highest clean-audio mean for each (model, dataset/task).
+def selected_probes(summary: pd.DataFrame, *, by: Iterable[str] = ()) -> pd.DataFrame:
+    """Each (model, dataset/task)'s probe, chosen on validation, on clean audio.
+
+    The probe with the highest ``validation`` main metric represents the model, as the
+    protocol chose each probe's hyper-parameters; the test score never chooses, so that the
+    ranking and the gaps built on the choice are not biased upwards. Results without
+    validation scores (runs from before ``selection.csv``) fall back to the highest test mean,
+    marked in ``selected_on``.
 
     Parameters
     ----------
-    summary : the output of :func:`summarize` (without sweep axes).
+    summary : the output of :func:`summarize`.
+    by : sweep axes in ``summary`` to choose at each value of (as for :func:`sweep`).
 
     Returns
     -------
     pandas.DataFrame
-        The clean rows of ``summary`` that hold each (column, model)'s best probe; the first
-        listed probe wins a tie.
+        The clean rows of ``summary`` that hold each (column, model, *by*)'s probe, with
+        ``selected_on`` (``validation`` or ``test``); the first listed probe wins a tie.
     """
     clean = summary[(summary["deformation"] == CLEAN) & summary["mean"].notna()]
     if clean.empty:
         raise MirRefError(
             "the results hold no clean-audio rows (deformation 'none') with a value for the "
-            "main metrics; the best probe of each model is chosen on clean audio"
+            "main metrics; the probe of each model is chosen on clean audio"
         )
-    best = clean.groupby(["column", "model"], sort=False)["mean"].idxmax()
-    return clean.loc[best.to_numpy()].reset_index(drop=True)
+    keys = ["column", "model", *by]
+    known = clean["validation"].notna().groupby([clean[key] for key in keys], sort=False)
+    on_validation = known.transform("any")
+    criterion = clean["validation"].where(on_validation, clean["mean"]).fillna(-np.inf)
+    chosen = criterion.groupby([clean[key] for key in keys], sort=False).idxmax()
+    selected = clean.loc[chosen.to_numpy()]
+    selected = selected.assign(
+        selected_on=np.where(on_validation.loc[chosen.to_numpy()], "validation", "test")
+    )
+    return selected.reset_index(drop=True)
 
 
-def ranking(best: pd.DataFrame, comparisons: pd.DataFrame | None = None) -> pd.DataFrame:
+def ranking(
+    best: pd.DataFrame,
+    comparisons: pd.DataFrame | None = None,
+    ranks: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Per task, models from best to worst, with the gap from the winner to the runner-up.
 
     Parameters
     ----------
-    best : the output of :func:`best_clean_probes`.
+    best : the output of :func:`selected_probes`, one row per (column, model).
     comparisons : the run's ``comparisons.csv`` (paired tests between models), if any.
+    ranks : the run's ``ranks.csv`` narrowed to the default sweep values, if any: the rank
+        intervals, the set tied for first, and the test of each model against the first.
 
     Returns
     -------
     pandas.DataFrame
         ``best`` sorted by task (in order) and mean (descending), with columns ``rank`` (1 is
-        best), ``gap`` (winner minus runner-up, on the winner's row) and ``p_value`` (the
-        paired test of winner against runner-up, when ``comparisons`` holds it).
+        best), ``gap`` (winner minus runner-up, on the winner's row), ``p_value`` (the paired
+        test of exactly the winner's and the runner-up's model and probe: from ``ranks``, else
+        from ``comparisons`` when both use the same probe), and from ``ranks``:
+        ``rank_low``, ``rank_high`` and ``tied_for_first`` (NaN / NA without it).
     """
     order = {column: index for index, column in enumerate(dict.fromkeys(best["column"]))}
     ranked = best.assign(task_order=best["column"].map(order))
     ranked = ranked.sort_values(["task_order", "mean"], ascending=[True, False], kind="stable")
     ranked = ranked.drop(columns="task_order").reset_index(drop=True)
     ranked["rank"] = ranked.groupby("column", sort=False).cumcount() + 1
+    ranked = _with_ranks(ranked, ranks)
     ranked["gap"] = np.nan
     ranked["p_value"] = np.nan
     for _, group in ranked.groupby("column", sort=False):
@@ -142,11 +229,31 @@ def ranking(best: pd.DataFrame, comparisons: pd.DataFrame | None = None) -> pd.D
             continue
         winner, runner_up = group.index[0], group.index[1]
         ranked.loc[winner, "gap"] = ranked.loc[winner, "mean"] - ranked.loc[runner_up, "mean"]
-        if comparisons is not None:
+        if ranks is not None:
+            ranked.loc[winner, "p_value"] = ranked.loc[runner_up, "p_against_first"]
+        elif comparisons is not None:
             ranked.loc[winner, "p_value"] = comparison_p_value(
                 comparisons, ranked.loc[winner], ranked.loc[runner_up]
             )
-    return ranked
+    return ranked.drop(columns="p_against_first")
+
+
+def _with_ranks(ranked: pd.DataFrame, ranks: pd.DataFrame | None) -> pd.DataFrame:
+    """``ranked`` with the rank interval, tie and test against the first from ``ranks.csv``,
+    matched on dataset, task, model, layer and probe (so only for the probe shown)."""
+    names = ["rank_low", "rank_high", "tied_for_first", "p_against_first"]
+    if ranks is None or not {"rank_low", "tied_for_first", "p_holm"} <= set(ranks.columns):
+        return ranked.assign(**{name: np.nan for name in names}).astype(
+            {"tied_for_first": "boolean"}
+        )
+    keys = ["dataset", "task", "model", "layer", "probe"]
+    found = _normalized(ranks).rename(columns={"p_holm": "p_against_first"})
+    found = found[[*keys, *names]].drop_duplicates(keys)
+    match = _normalized(ranked[["dataset", "task", "base_model", "layer", "probe"]])
+    match = match.rename(columns={"base_model": "model"}).astype({"model": str})
+    found = match.merge(found, on=keys, how="left")
+    ranked = ranked.assign(**{name: found[name].to_numpy() for name in names})
+    return ranked.astype({"tied_for_first": "boolean"})
 
 
 _PAIR_COLUMNS = [("model_a", "model_b"), ("a", "b"), ("model_1", "model_2"), ("model", "other")]
@@ -159,13 +266,15 @@ def comparison_p_value(comparisons: pd.DataFrame, winner: pd.Series, runner_up: 
     ``comparisons.csv`` is matched by column name, so that its schema may grow: a pair of model
     columns (``model_a``/``model_b`` or alike, in either order, naming ``model`` or
     ``model/layer``), a p-value column (Holm-corrected preferred) and, when present,
-    ``dataset``, ``task``, ``metric``, ``deformation`` and ``train_fraction`` filters. The
-    winner's probe is preferred when comparisons are per probe.
+    ``dataset``, ``task``, ``metric``, ``deformation`` and ``train_fraction`` filters. When
+    comparisons are per probe, only a test of the two rows' own probes counts: NaN when the
+    winner and the runner-up use different probes (comparisons.csv pairs models with one
+    probe; ``ranks.csv`` holds the cross-probe test).
 
     Parameters
     ----------
     comparisons : the run's ``comparisons.csv``.
-    winner, runner_up : rows of :func:`best_clean_probes`.
+    winner, runner_up : rows of :func:`selected_probes`.
     """
     pair = next((p for p in _PAIR_COLUMNS if set(p) <= set(comparisons.columns)), None)
     p_column = next((name for name in _P_COLUMNS if name in comparisons.columns), None)
@@ -187,8 +296,10 @@ def comparison_p_value(comparisons: pd.DataFrame, winner: pd.Series, runner_up: 
     first, second = rows[pair[0]].astype(str), rows[pair[1]].astype(str)
     a, b = names(winner), names(runner_up)
     matches = rows[(first.isin(a) & second.isin(b)) | (first.isin(b) & second.isin(a))]
-    if "probe" in matches.columns and (matches["probe"] == winner["probe"]).any():
-        matches = matches[matches["probe"] == winner["probe"]]
+    if "probe" in matches.columns:
+        if winner["probe"] != runner_up["probe"]:
+            return float("nan")
+        matches = matches[matches["probe"].astype(str) == str(winner["probe"])]
     values = pd.to_numeric(matches[p_column], errors="coerce").dropna()
     return float(values.iloc[0]) if len(values) else float("nan")
 
@@ -203,14 +314,15 @@ def robustness_ranking(summary: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per (column, deformation, model), using the model's best clean-audio probe,
+        One row per (column, deformation, model), using the model's probe chosen on
+        validation (:func:`selected_probes`),
         with columns ``column, metric, deformation, model, clean, worst, worst_strength,
         max_drop`` (the largest relative drop, ``1 - worst / clean``) and ``area`` (the mean
         height of ``value / clean`` over the strengths, trapezoidal as in ``robustness.csv``:
         1 is no loss; NaN when the clean score is not positive); sorted per (column,
         deformation) by ``area``, most robust first. Empty when nothing is deformed.
     """
-    best = best_clean_probes(summary)
+    best = selected_probes(summary)
     deformed = summary[summary["deformation"] != CLEAN].merge(
         best[["column", "model", "probe", "mean"]].rename(columns={"mean": "clean"}),
         on=["column", "model", "probe"],
@@ -278,7 +390,10 @@ def probe_size(probe: str) -> int:
 
 
 def nonlinearity_gap(summary: pd.DataFrame) -> pd.DataFrame:
-    """Best non-linear probe minus best linear probe, on clean audio, per task and model.
+    """Non-linear probe minus linear probe, on clean audio, per task and model.
+
+    Each kind is represented by its probe chosen on validation (:func:`selected_probes`
+    within the kind).
 
     Parameters
     ----------
@@ -291,32 +406,30 @@ def nonlinearity_gap(summary: pd.DataFrame) -> pd.DataFrame:
         gap``; only (task, model) pairs with both kinds of probe. A gap near 0 says the
         information is linearly separable in the embedding.
     """
+    columns = ["column", "metric", "model", "linear_probe", "linear", "nonlinear_probe"]
+    columns += ["nonlinear", "gap"]
     clean = summary[(summary["deformation"] == CLEAN) & summary["mean"].notna()]
-    rows = []
-    for (column, model), group in clean.groupby(["column", "model"], sort=False):
-        linear = group[group["probe"].map(probe_kind) == "linear"]
-        nonlinear = group[group["probe"].map(probe_kind) != "linear"]
-        if linear.empty or nonlinear.empty:
-            continue
-        best_linear = linear.loc[linear["mean"].idxmax()]
-        best_nonlinear = nonlinear.loc[nonlinear["mean"].idxmax()]
-        rows.append(
-            {
-                "column": column,
-                "metric": group["metric"].iloc[0],
-                "model": model,
-                "linear_probe": best_linear["probe"],
-                "linear": best_linear["mean"],
-                "nonlinear_probe": best_nonlinear["probe"],
-                "nonlinear": best_nonlinear["mean"],
-                "gap": best_nonlinear["mean"] - best_linear["mean"],
-            }
-        )
-    return pd.DataFrame(rows)
+    is_linear = clean["probe"].map(probe_kind) == "linear"
+    if is_linear.all() or not is_linear.any():
+        return pd.DataFrame(columns=columns)
+    kept = ["column", "metric", "model", "probe", "mean"]
+    linear = selected_probes(clean[is_linear])[kept]
+    nonlinear = selected_probes(clean[~is_linear])[kept]
+    pairs = linear.merge(nonlinear, on=["column", "metric", "model"], suffixes=("_l", "_n"))
+    pairs = pairs.rename(
+        columns={
+            "probe_l": "linear_probe",
+            "mean_l": "linear",
+            "probe_n": "nonlinear_probe",
+            "mean_n": "nonlinear",
+        }
+    )
+    return pairs.assign(gap=pairs["nonlinear"] - pairs["linear"])[columns]
 
 
 def sweep(summary: pd.DataFrame, axis: str) -> pd.DataFrame:
-    """The best probe's clean-audio score at each value of ``axis``, per task and model.
+    """The clean-audio score at each value of ``axis`` of each model's probe chosen on
+    validation at that value, per task and model.
 
     Parameters
     ----------
@@ -326,15 +439,15 @@ def sweep(summary: pd.DataFrame, axis: str) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per (column, model, axis value): the row of the probe with the best mean.
+        One row per (column, model, axis value): the row of :func:`selected_probes`.
     """
     clean = summary[(summary["deformation"] == CLEAN) & summary["mean"].notna()].copy()
     clean[axis] = pd.to_numeric(clean[axis], errors="coerce")
     clean = clean[clean[axis].notna()]
     if clean.empty:
         return clean
-    best = clean.groupby(["column", "model", axis], sort=False)["mean"].idxmax()
-    return clean.loc[best.to_numpy()].sort_values(axis, kind="stable").reset_index(drop=True)
+    chosen = selected_probes(clean, by=[axis])
+    return chosen.sort_values(axis, kind="stable").reset_index(drop=True)
 
 
 def layer_order(layers: Iterable[str]) -> list[str]:
