@@ -14,10 +14,10 @@ from mir_ref.report.run_folder import RunFolder
 
 
 def best_rows(best: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
-    """The rows of ``table`` (a ``robustness.csv``-like table) for each model's probe
-    chosen on validation (``best``, from :func:`~mir_ref.report.tables.selected_probes`) at the default
-    sweep settings, with the report's ``column``, ``model`` (``model/layer`` for models with
-    several layers) and ``base_model`` labels."""
+    """The rows of ``table`` (a ``robustness.csv``-like table) for each model's probe chosen
+    on validation (``best``, from :func:`~mir_ref.report.tables.selected_probes`) at the
+    default sweep settings, with the report's ``column``, ``model`` (``model/layer`` for
+    models with several layers) and ``base_model`` labels."""
     table = tables.default_slice(table).assign(layer=lambda t: t["layer"].astype(str))
     best = best[["dataset", "task", "column", "model", "base_model", "layer", "probe"]]
     best = best.rename(columns={"model": "label"}).assign(layer=lambda t: t["layer"].astype(str))
