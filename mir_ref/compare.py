@@ -3,8 +3,8 @@ intervals (``ranks.csv``).
 
 Every (model, layer) that shares a dataset, task, embedding density, train fraction and audio
 condition is scored on the same bootstrap resamples of the shared test items, or of their
-groups when the dataset declares groups (:func:`mir_ref.evaluate.test_groups`). Each entry's
-seeds are drawn too, so that a difference reflects both test-set and training variance
+groups when the dataset declares groups (:func:`mir_ref.evaluate.groups_of_test_tracks`).
+Each entry's seeds are drawn too, so that a difference reflects both test-set and training variance
 (:mod:`mir_ref.stats`). A family of tests is Holm-corrected and gets enough resamples for its
 p-values to reach its alpha (:func:`mir_ref.stats.family_resamples`).
 """
@@ -24,7 +24,7 @@ from mir_ref import metrics, stats
 from mir_ref.bootstrap import cluster_codes
 from mir_ref.config import Experiment
 from mir_ref.errors import ConfigError, MirRefError
-from mir_ref.evaluate import item_groups, shared_items, test_groups
+from mir_ref.evaluate import item_groups, shared_items, groups_of_test_tracks
 from mir_ref.results import CLEAN
 from mir_ref.tasks import Task
 from mir_ref.train import read_predictions
@@ -121,7 +121,7 @@ def compare_models(
         )
     if protocol.n_bootstrap == 0:
         log.warning(stats.NO_BOOTSTRAP)
-    groups = test_groups(experiment)
+    groups = groups_of_test_tracks(experiment)
     tables = []
     for family, entries in _stored(experiment, deformation).items():
         task = tasks[family[:2]]
@@ -176,7 +176,7 @@ def rank_models(experiment: Experiment, *, alpha: float = 0.05) -> pd.DataFrame:
     """
     tasks = {(d.name, t.name): t for d in experiment.datasets for t in d.tasks.values()}
     probe_order = {probe.label(): index for index, probe in enumerate(experiment.probes)}
-    groups = test_groups(experiment)
+    groups = groups_of_test_tracks(experiment)
     tables = []
     for family, entries in _stored(experiment, CLEAN).items():
         task = tasks[family[:2]]

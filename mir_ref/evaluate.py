@@ -36,7 +36,7 @@ def task_table(experiment: Experiment) -> dict[str, dict]:
     }
 
 
-def test_groups(experiment: Experiment) -> dict[str, dict[str, str | None]]:
+def groups_of_test_tracks(experiment: Experiment) -> dict[str, dict[str, str | None]]:
     """``{dataset: {test track id: group}}`` for the datasets whose test tracks declare groups.
 
     Bootstrap intervals and paired tests resample these groups instead of the tracks (see
@@ -71,7 +71,7 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
     are deformed rows), ``equivariance.csv`` (where a pitch shift moved pitch, pitch-class or
     key labels: whether predictions moved with the audio), ``selection.csv`` (the
     hyper-parameters each probe selected on validation) and ``tasks.json``. Intervals
-    resample the test tracks' groups when the dataset declares them (:func:`test_groups`).
+    resample the test tracks' groups when the dataset declares them (:func:`groups_of_test_tracks`).
     """
     protocol = experiment.config.protocol
     if protocol.n_bootstrap == 0:
@@ -87,7 +87,7 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
             f"no predictions under {experiment.output_dir / 'predictions'}; run `mir_ref train` "
             f"first"
         )
-    groups = test_groups(experiment)
+    groups = groups_of_test_tracks(experiment)
     rows, selections, intervals, label_notes, moves = [], [], [], [], []
     with progress.bar("evaluate", len(files)) as advance:
         for seeds in _seed_sets(files):

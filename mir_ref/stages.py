@@ -21,7 +21,7 @@ import yaml
 from mir_ref import progress
 from mir_ref.config import Experiment
 from mir_ref.errors import DataError
-from mir_ref.evaluate import evaluate, test_groups
+from mir_ref.evaluate import evaluate, groups_of_test_tracks
 from mir_ref.extract import ExtractionStats
 from mir_ref.extract import extract as extract_locally
 from mir_ref.plan import track_rng
@@ -200,7 +200,7 @@ def _outputs_inputs_key(experiment: Experiment) -> str:
             "predictions": state(list((out / "predictions").rglob("*.npz")), out),
             "run_files": run_files,
             # The bootstrap resamples the test tracks' groups, which no predictions key holds.
-            "groups": test_groups(experiment),
+            "groups": groups_of_test_tracks(experiment),
             "code": state(list(code.rglob("*.py")) + list(code.rglob("*.j2")), code),
         }
     )

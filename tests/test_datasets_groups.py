@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mir_ref.cli import app
+from mir_ref.config import Experiment
 from mir_ref.datasets.base import SPLITS
 from mir_ref.datasets.folder import FolderDataset
 from mir_ref.datasets.manifest import ManifestDataset, TaskSpec
@@ -20,6 +21,7 @@ from mir_ref.datasets.splitting import (
     linked_groups,
 )
 from mir_ref.errors import DataError
+from mir_ref.evaluate import groups_of_test_tracks
 from tests.fixtures.corpora import write_tone
 
 
@@ -148,3 +150,33 @@ def test_folder_group_column(tmp_path: Path) -> None:
     write_tone(tmp_path / "flute" / "extra.wav", 660, seconds=0.05)
     with pytest.raises(DataError, match=r"albums.csv: 1 audio files have no row .*flute/extra"):
         FolderDataset(path=tmp_path, group_column="album", metadata=tmp_path / "albums.csv")
+
+
+def test_a_manifest_group_column_is_what_the_bootstrap_resamples(tmp_path: Path) -> None:
+    """The config's `group_column` reaches the statistics: the test tracks' groups that the
+    cluster bootstrap draws are the manifest's artists (no group left out, none invented)."""
+    path = manifest(tmp_path)
+    config = {
+        "name": "g",
+        "output_dir": str(tmp_path / "run"),
+        "cache_dir": str(tmp_path / "cache"),
+        "datasets": [
+            {
+                "name": "corpus",
+                "type": "manifest",
+                "path": str(path),
+                "group_column": "artist",
+                "tasks": {"genre": {"type": "multiclass"}},
+            }
+        ],
+        "models": [{"type": "mfcc"}],
+    }
+    experiment = Experiment.from_config(config)
+    groups = groups_of_test_tracks(experiment)["corpus"]
+    test_tracks = experiment.datasets[0].tracks("test")
+    assert set(groups) == {track.id for track in test_tracks}
+    rows = {line.split(",")[0]: line.split(",")[2] for line in path.read_text().splitlines()[1:]}
+    assert groups == {track.id: rows[track.id] for track in test_tracks}
+    plain = {**config["datasets"][0]}
+    del plain["group_column"]
+    assert groups_of_test_tracks(Experiment.from_config({**config, "datasets": [plain]})) == {}
