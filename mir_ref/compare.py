@@ -24,7 +24,7 @@ from mir_ref import metrics, stats
 from mir_ref.bootstrap import cluster_codes
 from mir_ref.config import Experiment
 from mir_ref.errors import ConfigError, MirRefError
-from mir_ref.evaluate import item_groups, shared_items, groups_of_test_tracks
+from mir_ref.evaluate import groups_of_test_tracks, item_groups, shared_items
 from mir_ref.results import CLEAN
 from mir_ref.tasks import Task
 from mir_ref.train import read_predictions
