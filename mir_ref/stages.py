@@ -24,8 +24,8 @@ from mir_ref.errors import DataError
 from mir_ref.evaluate import evaluate
 from mir_ref.extract import ExtractionStats
 from mir_ref.extract import extract as extract_locally
+from mir_ref.paths import safe_name
 from mir_ref.plan import track_rng
-from mir_ref.train import safe_name
 from mir_ref.train import train as train_locally
 
 log = logging.getLogger(__name__)
