@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import json
 import os
+import re
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from mir_ref.deformations.base import Deformation
 from mir_ref.errors import ConfigError, did_you_mean
 from mir_ref.models.base import EmbeddingModel
 from mir_ref.probes.base import Probe
+from mir_ref.probes.selection import tunable
 
 MAX_CONFIG_BYTES = 1_000_000
 
@@ -192,9 +194,44 @@ def read_yaml(text: str, *, source: str = "config") -> Any:
                 f"{source}: its anchors and aliases expand to more than {MAX_CONFIG_NODES} "
                 "values; refused (a YAML anchor bomb?)"
             )
+        _refuse_duplicate_keys(node, source)
         return loader.construct_document(node)
     finally:
         loader.dispose()
+
+
+def _refuse_duplicate_keys(root: yaml.Node, source: str) -> None:
+    """A :class:`ConfigError` for the first key written twice in one mapping, at any depth.
+
+    YAML keeps the last of two equal keys and drops the first without a word (``probes:``
+    twice runs only the second list). Keys merged in with ``<<: *anchor`` may be overridden,
+    as YAML intends.
+    """
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, str]] = [(root, "")]
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen:  # an alias: walked once
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((item, f"{path}[{index}]") for index, item in enumerate(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            lines: dict[tuple[str, str], int] = {}
+            for key, value in node.value:
+                if key.tag == "tag:yaml.org,2002:merge" or not isinstance(key, yaml.ScalarNode):
+                    stack.append((value, path))
+                    continue
+                where = f"{path}.{key.value}" if path else str(key.value)
+                line = key.start_mark.line + 1
+                if (key.tag, key.value) in lines:
+                    first = lines[(key.tag, key.value)]
+                    raise ConfigError(
+                        f"{source}: {where}: the key appears twice (lines {first} and {line}); "
+                        "YAML would keep only the second. Merge the two into one"
+                    )
+                lines[(key.tag, key.value)] = line
+                stack.append((value, where))
 
 
 def _expanded_size(node: yaml.Node, sizes: dict[int, int], path: set[int]) -> int:
@@ -431,6 +468,7 @@ class Experiment:
             for index, spec in enumerate(config.probes)
         ]
         _unique([p.label() for p in probes], "probes", "name")
+        _check_grid(config.protocol.grid, probes, config.probes)
         return cls(config, config.name, output_dir, cache_dir, datasets, conditions, models, probes)
 
     def resolved(self) -> dict[str, Any]:
@@ -453,6 +491,47 @@ class Experiment:
             )
         ]
         return data
+
+
+def _check_grid(
+    grid: dict[str, list[Any]], probes: list[Probe], specs: list[dict[str, Any]]
+) -> None:
+    """Refuse a grid key no configured probe tunes and a value that probe cannot take.
+
+    A key a probe does not understand would be dropped when the grid is expanded, and a bad
+    value found only when training starts, after the embeddings: both are config errors.
+    """
+    tunes = [tunable(probe) for probe in probes]
+    known = sorted(set().union(*tunes))
+    for key, values in grid.items():
+        where = f"protocol.grid.{key}"
+        if key not in known:
+            raise ConfigError(
+                f"{where}: unknown key{did_you_mean(key, known)} (the probes of this config "
+                f"tune: {', '.join(known)})"
+            )
+        for index, value in enumerate(values):
+            for probe, spec, keys in zip(probes, specs, tunes, strict=True):
+                if key in keys:
+                    _check_grid_value(probe, spec, key, value, f"{where}[{index}]")
+
+
+def _check_grid_value(probe: Probe, spec: dict[str, Any], key: str, value: Any, where: str) -> None:
+    """Refuse a grid value ``probe`` cannot take, naming ``where``."""
+    try:
+        if key in probe.grid_parameters:  # an option of fit with the protocol's own bounds
+            ProtocolConfig.model_validate({key: value})
+        else:
+            registry.build("probes", {**spec, key: value}, where="probe")
+    except pydantic.ValidationError as error:
+        reason = error.errors()[0]["msg"]
+    except ConfigError as error:
+        reason = re.sub(r"^probe '[^']*': ", "", str(error))
+    else:
+        return
+    raise ConfigError(
+        f"{where}: {value!r} is not a valid {key} for probe '{probe.label()}' ({reason})"
+    )
 
 
 def _unique(names: list[str], where: str, what: str) -> None:
