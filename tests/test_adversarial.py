@@ -10,10 +10,12 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from mir_ref import stages
+from mir_ref import config as config_module
+from mir_ref import registry, stages
 from mir_ref.cli import app
-from mir_ref.config import Experiment
-from mir_ref.errors import CacheError, DataError
+from mir_ref.config import Experiment, load_config
+from mir_ref.errors import CacheError, ConfigError, DataError
+from mir_ref.paths import safe_name
 from tests.conftest import manifest_config
 
 
@@ -152,3 +154,170 @@ def test_a_grid_every_probe_understands_passes(manifest_corpus):
         "protocol: {epochs: 5, grid: {learning_rate: [0.1, 0.01], hidden: [[8], infer]}}\n"
     )
     assert _validate(_yaml_config(manifest_corpus, text)).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "names"),
+    [
+        ("models", ["mfcc a", "mfcc_a"]),
+        ("models", ["MFCC", "mfcc"]),  # one file on macOS and Windows
+        ("probes", ["lin/ear", "lin_ear"]),
+        ("datasets", ["corpus:1", "corpus?1"]),
+    ],
+)
+def test_names_that_share_a_file_name_are_refused(manifest_corpus, field, names):
+    config = _config(manifest_corpus)
+    entry = config[field][0]
+    config[field] = [{**entry, "name": name} for name in names]
+    with pytest.raises(ConfigError, match="would be stored under one file name") as raised:
+        Experiment.from_config(config)
+    assert str(raised.value).startswith(f"{field}: the ")
+    assert f"'{names[0]}' and '{names[1]}'" in str(raised.value)
+
+
+def test_task_names_that_share_a_file_name_are_refused(manifest_corpus):
+    config = _config(manifest_corpus)
+    tasks = config["datasets"][0]["tasks"]
+    tasks["genre b"] = tasks["genre_b"] = tasks["genre"]
+    with pytest.raises(ConfigError, match="task names 'genre b' and 'genre_b' would"):
+        Experiment.from_config(config)
+
+
+def test_a_repeated_strength_gets_advice_that_fixes_it(manifest_corpus):
+    config = _config(manifest_corpus, deformations=[{"type": "white_noise", "snr_db": [10, 10]}])
+    with pytest.raises(ConfigError, match=r"deformations\[0\].snr_db: the strength 10 is listed"):
+        Experiment.from_config(config)
+
+
+def test_a_huge_list_is_too_large_not_an_anchor_bomb(tmp_path, monkeypatch):
+    # A limit of 1000 values stands for the real one (a 450,000-value list takes seconds).
+    monkeypatch.setattr(config_module, "MAX_CONFIG_NODES", 1000)
+    path = tmp_path / "huge.yml"
+    path.write_text("models: [" + ",".join(["0"] * 4500) + "]\n")
+    with pytest.raises(ConfigError, match="too large") as raised:
+        load_config(path)
+    assert "anchor" not in str(raised.value)
+
+
+HOSTILE_NAMES = ["..", ".", "../../escaped", "a\\..\\..\\b", "nul\0byte", "/abs/olute", "x" * 300]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES, ids=lambda n: repr(n)[:20])
+def test_a_name_becomes_one_file_name_inside_its_folder(tmp_path, name):
+    folder = tmp_path / "out"
+    path = folder / safe_name(name)
+    assert path.resolve().parent == folder.resolve()
+    assert "\0" not in path.name and len(path.name.encode()) <= 255
+
+
+def test_no_name_places_a_file_outside_output_dir_or_cache_dir(manifest_corpus):
+    """Dataset, task, model, probe and deformation each named to escape; the experiment too."""
+    root = manifest_corpus.parent / "deep" / "er"
+    root.mkdir(parents=True)
+    config = _config(
+        manifest_corpus,
+        name="../../../escaped",
+        output_dir=str(root / "run"),
+        cache_dir=str(root / "cache"),
+        deformations=[{"type": "gain", "gain_db": [-6], "name": "x" * 300}],
+    )
+    config["datasets"][0]["name"] = ".."
+    config["datasets"][0]["tasks"] = {"../..": {"type": "multiclass", "column": "genre"}}
+    config["models"][0]["name"] = "a\\..\\..\\b"
+    config["probes"][0]["name"] = "/abs/nul\0"
+    before = set(manifest_corpus.parent.rglob("*"))
+    stages.run_all(Experiment.from_config(config))
+    written = set(manifest_corpus.parent.rglob("*")) - before
+    outside = [p for p in written if root not in p.parents]
+    assert not outside
+    assert any(p.name == "seed0.npz" for p in written)
+    default = Experiment.from_config({**config, "output_dir": None}).output_dir
+    assert default.parent == (Path.cwd() / "runs").resolve()
+
+
+# -- code run without consent ------------------------------------------------------------------
+
+_ALL_NAMES_MODEL = '''
+from pathlib import Path
+
+
+class Model:
+    """Has the interface; its constructor leaves a trace."""
+
+    sample_rate = 16000
+    frame_hop_s = 0.5
+
+    def __init__(self, marker: str):
+        Path(marker).write_text("instantiated")
+
+    def embed(self, batch):
+        raise AssertionError("never called by validate")
+'''
+
+
+@pytest.mark.parametrize(
+    ("target", "params", "message"),
+    [
+        ("os:system", {"command": "touch {marker}"}, "'os:system' is a builtin_function"),
+        ("subprocess:Popen", {"args": ["touch", "{marker}"]}, "lacks a callable embed"),
+        ("builtins:eval", {"source": "open('{marker}', 'w')"}, "not a class"),
+    ],
+)
+def test_validate_runs_no_callable_a_python_model_names(manifest_corpus, target, params, message):
+    marker = manifest_corpus.parent / "ran.txt"
+    params = yaml.safe_load(yaml.safe_dump(params).replace("{marker}", str(marker)))
+    path = _yaml_config(manifest_corpus, "")
+    config = yaml.safe_load(path.read_text())
+    config["models"] = [{"type": "python", "class": target, "params": params}]
+    path.write_text(yaml.safe_dump(config))
+    result = _validate(path)
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+    assert not marker.exists()
+
+
+def test_validate_does_not_instantiate_a_user_model(manifest_corpus, monkeypatch):
+    (manifest_corpus.parent / "traced_model.py").write_text(_ALL_NAMES_MODEL)
+    monkeypatch.syspath_prepend(str(manifest_corpus.parent))
+    marker = manifest_corpus.parent / "instantiated.txt"
+    model = {"type": "python", "class": "traced_model:Model", "params": {"marker": str(marker)}}
+    path = _yaml_config(manifest_corpus, "")
+    config = yaml.safe_load(path.read_text())
+    config["models"] = [model]
+    path.write_text(yaml.safe_dump(config))
+    assert _validate(path).exit_code == 0
+    assert not marker.exists()
+    bad = {**model, "params": {"marker": str(marker), "extra": 1}}
+    config["models"] = [bad]
+    path.write_text(yaml.safe_dump(config))
+    result = _validate(path)
+    assert result.exit_code == 2 and "params of class 'traced_model:Model'" in result.output
+    assert not marker.exists()
+
+
+def _remote_code_folder(folder: Path) -> Path:
+    """A saved model folder whose config asks transformers to import its own Python file,
+    which leaves a marker when imported."""
+    folder.mkdir()
+    marker = folder / "code_ran.txt"
+    (folder / "config.json").write_text(
+        '{"model_type": "evil", "auto_map": {"AutoConfig": "configuration_evil.EvilConfig"}}'
+    )
+    (folder / "configuration_evil.py").write_text(
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n"
+        "from transformers import PretrainedConfig\n\n\n"
+        "class EvilConfig(PretrainedConfig):\n    model_type = 'evil'\n"
+    )
+    return marker
+
+
+def test_a_presets_trust_in_remote_code_does_not_follow_another_model_id(tmp_path):
+    marker = _remote_code_folder(tmp_path / "evil")
+    spec = {"type": "mert-v1-95m", "model_id": str(tmp_path / "evil")}
+    with pytest.raises(ConfigError, match="the preset trusts only its own repository"):
+        registry.build("models", spec, where="models[0]")
+    assert not marker.exists()
+    # The user's own consent, for this model: its code runs (and then fails to load here).
+    with pytest.raises(ConfigError):
+        registry.build("models", {**spec, "trust_remote_code": True}, where="models[0]")
+    assert marker.exists()
