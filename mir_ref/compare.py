@@ -20,7 +20,7 @@ import pandas as pd
 from mir_ref import metrics, stats
 from mir_ref.config import Experiment
 from mir_ref.errors import ConfigError, MirRefError
-from mir_ref.results import CLEAN
+from mir_ref.results import CLEAN, write_csv
 from mir_ref.train import read_predictions
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,7 @@ def compare_models(
         lambda p: stats.holm(p.to_numpy(dtype=float))
     )
     table["significant"] = table["p_holm"] < alpha
-    table.to_csv(experiment.output_dir / "comparisons.csv", index=False)
+    write_csv(table, experiment.output_dir / "comparisons.csv")
     return table
 
 

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 
 from mir_ref import metrics, progress, stats
+from mir_ref.atomic import atomic_write_text
 from mir_ref.config import Experiment
 from mir_ref.errors import DataError, MirRefError
-from mir_ref.results import COLUMNS, KEY_COLUMNS, write_results
+from mir_ref.results import COLUMNS, KEY_COLUMNS, write_csv, write_results
 from mir_ref.train import planned_predictions, read_predictions, stored_key
 
 log = logging.getLogger(__name__)
@@ -106,13 +107,13 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
     results = results.reset_index(drop=True)
     output_dir = experiment.output_dir
     write_results(results, output_dir)
-    stats.summarize_seeds(results).to_csv(output_dir / "summary.csv", index=False)
+    write_csv(stats.summarize_seeds(results), output_dir / "summary.csv")
     robustness = stats.robustness(results)
     if not robustness.empty:
-        robustness.to_csv(output_dir / "robustness.csv", index=False)
+        write_csv(robustness, output_dir / "robustness.csv")
     if selections:
-        pd.DataFrame(selections).to_csv(output_dir / "selection.csv", index=False)
-    (output_dir / "tasks.json").write_text(json.dumps(task_table(experiment), indent=2))
+        write_csv(pd.DataFrame(selections), output_dir / "selection.csv")
+    atomic_write_text(output_dir / "tasks.json", json.dumps(task_table(experiment), indent=2))
     return results
 
 

@@ -3,6 +3,9 @@ without consent, no finished output lost (issue 18). Each test failed before its
 
 from __future__ import annotations
 
+import errno
+import io
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -321,3 +324,72 @@ def test_a_presets_trust_in_remote_code_does_not_follow_another_model_id(tmp_pat
     with pytest.raises(ConfigError):
         registry.build("models", {**spec, "trust_remote_code": True}, where="models[0]")
     assert marker.exists()
+
+
+# -- outputs lost ------------------------------------------------------------------------------
+
+
+def test_a_warm_rerun_restores_missing_and_damaged_outputs(manifest_corpus):
+    config = _config(manifest_corpus, report={"plots": False})
+    stages.run_all(Experiment.from_config(config))
+    run = manifest_corpus.parent / "run"
+    results, index = run / "results.csv", run / "report" / "index.html"
+    kept = {path: path.read_bytes() for path in (results, run / "summary.csv")}
+    page = index.read_bytes()
+    results.unlink()
+    index.write_bytes(page[: len(page) // 2])  # truncated
+    (run / "summary.csv").write_bytes(kept[run / "summary.csv"].replace(b"1.0", b"0.5"))
+    stages.run_all(Experiment.from_config(config))
+    assert {path: path.read_bytes() for path in kept} == kept
+    assert index.read_bytes().endswith(page[-200:]) and len(index.read_bytes()) > len(page) // 2
+
+
+def _disk_full_on(name: str, monkeypatch) -> None:
+    """Writes to files whose name holds ``name`` fail half way with ENOSPC, as on a full disk.
+
+    Every file write goes through ``io.open`` (``open``, ``Path.write_text``, ``os.fdopen``).
+    """
+    real_open = io.open
+
+    class HalfWritten:
+        def __init__(self, file):
+            self._file = file
+
+        def write(self, data):
+            self._file.write(data[: len(data) // 2])
+            self._file.flush()
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __getattr__(self, attribute):
+            return getattr(self._file, attribute)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc_info):
+            self._file.close()
+
+    def opening(file, mode="r", *args, **kwargs):
+        opened = real_open(file, mode, *args, **kwargs)
+        target = os.readlink(f"/proc/self/fd/{file}") if isinstance(file, int) else str(file)
+        writing = any(flag in mode for flag in "wax+")
+        return HalfWritten(opened) if writing and name in Path(target).name else opened
+
+    monkeypatch.setattr(io, "open", opening)
+
+
+@pytest.mark.parametrize("name", ["index.html", "selection.csv"])
+def test_a_full_disk_keeps_the_previous_outputs_and_says_so(manifest_corpus, monkeypatch, name):
+    config = _config(manifest_corpus, report={"plots": False})
+    stages.run_all(Experiment.from_config(config))
+    run = manifest_corpus.parent / "run"
+    path = next(run.rglob(name))
+    before = path.read_bytes()
+    _disk_full_on(name, monkeypatch)
+    experiment = Experiment.from_config(config)
+    with pytest.raises(CacheError, match=f"the disk holding {path.parent} is full"):
+        stages.evaluate(experiment)
+        stages.report(experiment)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert not [p for p in run.rglob("*.tmp")]
