@@ -237,7 +237,7 @@ def validate(config: ConfigOption, quiet: QuietOption = False) -> None:
             console.print(f"[red]-[/] {escape(problem)}", highlight=False, soft_wrap=True)
         if problems:
             console.print(f"[bold red]{len(problems)} problem(s)[/]")
-            raise typer.Exit(1)
+            raise typer.Exit(2)  # as `run` exits on the same problems
         tracks = sum(len(d.tracks()) for d in experiment.datasets)
         console.print(
             f"[green]ok[/]: {len(experiment.datasets)} dataset(s), {tracks} tracks, "
@@ -488,6 +488,21 @@ def cache_prune(
         + (f"; {result.in_use} in use by a running process were kept" if result.in_use else ""),
         highlight=False,
     )
+    if result.unavailable:
+        tracks = {
+            (str(meta.get("dataset")), str(meta.get("track")))
+            for meta in ((entry.record().get("meta") or {}) for entry in result.unavailable)
+        }
+        dataset, track = sorted(tracks)[0]
+        console.print(
+            f"{'would keep' if dry_run else 'kept'} {len(result.unavailable)} entries of "
+            f"{len(tracks)} track(s) whose audio is unavailable now, e.g. track "
+            f"'{escape(track)}' of dataset '{escape(dataset)}' "
+            f"({escape(keep.unavailable[(dataset, track)])}); make the audio available again "
+            "and they are used, or delete them with --model or --older-than",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def main() -> None:

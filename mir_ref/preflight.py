@@ -24,6 +24,8 @@ from mir_ref import audio as audio_io
 from mir_ref.config import Experiment
 from mir_ref.datasets.base import SPLITS, Dataset, Track
 from mir_ref.errors import AudioError, DataError
+from mir_ref.plan import extraction_units
+from mir_ref.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ def check(experiment: Experiment, *, audio: bool = True) -> Preflight:
     least two classes to train on.
     """
     found = Preflight()
+    found.problems.extend(folder_problems(experiment))
     skip = experiment.config.execution.on_bad_audio == "skip"
     for dataset in experiment.datasets:
         check_dataset(dataset, audio=audio, skip=skip, found=found)
@@ -83,6 +86,45 @@ def check(experiment: Experiment, *, audio: bool = True) -> Preflight:
     for warning in found.warnings:
         log.warning("%s", warning)
     return found
+
+
+def folder_problems(experiment: Experiment) -> list[str]:
+    """``output_dir`` and ``cache_dir`` that cannot be used: a file where a folder should be,
+    a read-only output folder, a read-only cache that lacks embeddings the run needs."""
+    problems = []
+    folders = {"output_dir": experiment.output_dir, "cache_dir": experiment.cache_dir}
+    for key, folder in folders.items():
+        existing = _nearest_existing(folder)
+        if not existing.is_dir():
+            problems.append(f"{key}: {folder} cannot be a folder: {existing} is a file")
+            continue
+        if os.access(existing, os.W_OK):
+            continue
+        if key == "cache_dir":
+            missing = _missing_embeddings(experiment)
+            if not missing:
+                continue  # a read-only cache that holds everything serves the run
+            detail = f" and lacks {missing} embedding(s) this config needs"
+        else:
+            detail = ""
+        problems.append(
+            f"{key}: {folder} is read-only{detail}; make it writable or point {key} elsewhere"
+        )
+    return problems
+
+
+def _nearest_existing(folder: Path) -> Path:
+    """``folder`` itself, or the closest of its parents that exists."""
+    return next((path for path in (folder, *folder.parents) if path.exists()), Path("/"))
+
+
+def _missing_embeddings(experiment: Experiment) -> int:
+    store = Store.of(experiment)
+    try:
+        keys = {key for unit in extraction_units(experiment) for key in unit.keys.values()}
+    except DataError:  # the dataset's own problem, reported with the others
+        return 0
+    return sum(not store.has(key) for key in keys)
 
 
 def check_dataset(

@@ -393,3 +393,135 @@ def test_a_full_disk_keeps_the_previous_outputs_and_says_so(manifest_corpus, mon
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert not [p for p in run.rglob("*.tmp")]
+
+
+def test_prune_keep_config_keeps_the_entries_of_audio_that_is_unavailable_now(manifest_corpus):
+    two_models = _config(
+        manifest_corpus, models=[{"type": "mfcc", "n_mels": 40}, {"type": "chroma"}]
+    )
+    stages.extract(Experiment.from_config(two_models))
+    entries = len(list((manifest_corpus.parent / "cache").rglob("*.npy")))
+    assert entries == 48
+    keep = manifest_corpus.parent / "keep.yml"
+    keep.write_text(yaml.safe_dump(_config(manifest_corpus)))  # mfcc only
+    audio = manifest_corpus.parent / "audio"
+    audio.rename(audio.with_name("audio_moved"))  # an unmounted disk, a renamed folder
+
+    def prune(*options: str):
+        result = CliRunner().invoke(app, ["cache", "prune", "--keep-config", str(keep), *options])
+        assert result.exit_code == 0, result.output
+        return " ".join(result.output.split())
+
+    listed = prune("--dry-run")
+    assert "would remove 24 entries" in listed  # chroma's: not in the kept config
+    assert "would keep 24 entries of 24 track(s) whose audio is unavailable now" in listed
+    assert str(audio) in listed
+    assert len(list((manifest_corpus.parent / "cache").rglob("*.npy"))) == entries
+    done = prune()
+    assert "removed 24 entries" in done and "kept 24 entries of 24 track(s)" in done
+    audio.with_name("audio_moved").rename(audio)
+    assert stages.extract(Experiment.from_config(_config(manifest_corpus))).computed == 0
+
+
+# -- one-line errors instead of tracebacks -----------------------------------------------------
+
+
+@pytest.fixture
+def read_only(monkeypatch):
+    """``read_only(folder)``: the file system refuses every change under ``folder`` (EROFS),
+    as a read-only mount does; the tests run as root here, whom permission bits do not stop."""
+    folders: list[Path] = []
+
+    def inside(path) -> bool:
+        if isinstance(path, int):
+            return False
+        resolved = Path(os.fsdecode(path)).resolve()
+        return any(resolved == f or f in resolved.parents for f in folders)
+
+    def refusing(function, *, writes_only: bool = False):
+        def call(path, *args, **kwargs):
+            flags = args[0] if args else kwargs.get("flags", 0)
+            changes = not writes_only or flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)
+            if inside(path) and changes:
+                raise OSError(errno.EROFS, "Read-only file system", os.fsdecode(path))
+            return function(path, *args, **kwargs)
+
+        return call
+
+    real_access = os.access
+    monkeypatch.setattr(
+        os,
+        "access",
+        lambda path, mode, **kw: (
+            False if mode & os.W_OK and inside(path) else real_access(path, mode, **kw)
+        ),
+    )
+    monkeypatch.setattr(os, "open", refusing(os.open, writes_only=True))
+    for name in ("mkdir", "unlink", "rmdir"):
+        monkeypatch.setattr(os, name, refusing(getattr(os, name)))
+    return folders.append
+
+
+def _write_config(manifest: Path, config: dict) -> Path:
+    path = manifest.parent / "config.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _one_line_error(result) -> str:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    return " ".join(result.output.split())
+
+
+def test_a_read_only_cache_that_lacks_embeddings_is_named_by_validate(manifest_corpus, read_only):
+    path = _write_config(manifest_corpus, _config(manifest_corpus))
+    cache = manifest_corpus.parent / "cache"
+    cache.mkdir()
+    read_only(cache)
+    message = _one_line_error(_validate(path))
+    assert f"cache_dir: {cache} is read-only and lacks 24 embedding(s)" in message
+
+
+def test_a_read_only_cache_is_a_one_line_error_when_written_or_pruned(manifest_corpus, read_only):
+    config = _config(manifest_corpus)
+    stages.extract(Experiment.from_config(config))
+    cache = manifest_corpus.parent / "cache"
+    read_only(cache)
+    # Everything it needs is there: a read-only cache serves the run.
+    assert _validate(_write_config(manifest_corpus, config)).exit_code == 0
+    more = _config(manifest_corpus, models=[{"type": "mfcc", "n_mels": 20}])
+    with pytest.raises(CacheError, match=f"cannot write in {cache}.*read-only"):
+        stages.extract(Experiment.from_config(more))
+    result = CliRunner().invoke(app, ["cache", "prune", "--cache", str(cache), "--model", "mfcc"])
+    assert "read-only" in _one_line_error(result)
+
+
+@pytest.mark.parametrize("key", ["output_dir", "cache_dir"])
+def test_a_folder_that_is_a_file_is_named_by_validate(manifest_corpus, key):
+    blocker = manifest_corpus.parent / "a_file"
+    blocker.write_text("not a folder")
+    path = _write_config(manifest_corpus, _config(manifest_corpus, **{key: str(blocker / "x")}))
+    assert f"{key}: {blocker / 'x'} cannot be a folder: {blocker} is a file" in _one_line_error(
+        _validate(path)
+    )
+
+
+def test_a_nan_clip_is_refused_by_validate(manifest_corpus):
+    config = _config(manifest_corpus)
+    config["datasets"][0]["clip_s"] = float("nan")
+    message = _one_line_error(_validate(_write_config(manifest_corpus, config)))
+    assert "datasets[0]" in message and "clip_s must be a finite number" in message
+
+
+@pytest.mark.parametrize("kind", ["garbage", "folder"])
+def test_a_bad_onnx_path_is_a_one_line_error(manifest_corpus, kind):
+    target = manifest_corpus.parent / "model.onnx"
+    if kind == "garbage":
+        target.write_bytes(b"\x00\x01 certainly not a protobuf " * 40)
+        expected = f"{target} is not a readable ONNX model"
+    else:
+        target.mkdir()
+        expected = f"{target} is a folder; `path` must be a .onnx file"
+    config = _config(manifest_corpus, models=[{"type": "onnx", "path": str(target)}])
+    assert expected in _one_line_error(_validate(_write_config(manifest_corpus, config)))
