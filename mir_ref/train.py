@@ -429,8 +429,11 @@ class _OneThreadOnceNeeded:
         if self._context is None:
             from mir_ref.probes.torch_probes import OneThread
 
-            self._context = OneThread()
-            self._context.__enter__()
+            context = OneThread()
+            context.__enter__()
+            # Only once entered: leaving a context whose `import torch` was interrupted
+            # (Ctrl-C) would import torch a second time, which crashes the interpreter.
+            self._context = context
 
     def __enter__(self) -> _OneThreadOnceNeeded:
         return self
