@@ -269,12 +269,23 @@ def report(
 
 
 @app.command()
-def validate(config: ConfigOption, quiet: QuietOption = False) -> None:
+def validate(
+    config: ConfigOption,
+    quiet: QuietOption = False,
+    deep: Annotated[
+        bool,
+        typer.Option(
+            "--deep",
+            help="Also decode every audio file in full, in parallel: lists NaN or infinite "
+            "samples, silent and undecodable tracks.",
+        ),
+    ] = False,
+) -> None:
     """Check the config and every file it references, without heavy work."""
     from mir_ref import stages
 
     def action(experiment: Any) -> None:
-        problems = stages.validate(experiment)
+        problems = stages.validate(experiment, deep=deep)
         for problem in problems:
             console.print(f"[red]-[/] {escape(problem)}", highlight=False, soft_wrap=True)
         if problems:

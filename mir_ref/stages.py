@@ -39,11 +39,12 @@ _PACKAGES = [
 ]  # fmt: skip
 
 
-def validate(experiment: Experiment, *, audio: bool = True) -> list[str]:
-    """Every problem that would stop a run (all of them at once), without heavy work."""
+def validate(experiment: Experiment, *, audio: bool = True, deep: bool = False) -> list[str]:
+    """Every problem that would stop a run (all of them at once), without heavy work; ``deep``
+    also decodes every audio file in full (NaN or infinite samples, undecodable audio)."""
     from mir_ref import preflight
 
-    return preflight.check(experiment, audio=audio).problems
+    return preflight.check(experiment, audio=audio, deep=deep).problems
 
 
 def ensure_valid(experiment: Experiment) -> None:

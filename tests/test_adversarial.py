@@ -8,8 +8,10 @@ import io
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import soundfile
 import yaml
 from typer.testing import CliRunner
 
@@ -525,3 +527,52 @@ def test_a_bad_onnx_path_is_a_one_line_error(manifest_corpus, kind):
         expected = f"{target} is a folder; `path` must be a .onnx file"
     config = _config(manifest_corpus, models=[{"type": "onnx", "path": str(target)}])
     assert expected in _one_line_error(_validate(_write_config(manifest_corpus, config)))
+
+
+# -- deeper validation -------------------------------------------------------------------------
+
+
+def _recode(manifest: Path, name: str, suffix: str) -> Path:
+    """Re-encode one corpus file (FLAC, MP3) and point the manifest at it."""
+    wav = manifest.parent / "audio" / name
+    target = wav.with_suffix(suffix)
+    signal, rate = soundfile.read(wav, dtype="float32")
+    soundfile.write(target, signal, rate)
+    manifest.write_text(manifest.read_text().replace(f"audio/{name}", f"audio/{target.name}"))
+    return target
+
+
+@pytest.mark.parametrize("suffix", [".flac", ".mp3"])
+def test_default_validate_finds_a_compressed_file_cut_short(manifest_corpus, suffix):
+    """Its header still declares the whole length: only the end of the file tells."""
+    path = _recode(manifest_corpus, "high_07.wav", suffix)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    message = _one_line_error(_validate(_write_config(manifest_corpus, _config(manifest_corpus))))
+    assert f"{path} is truncated: its header declares" in message
+
+
+def test_validate_deep_lists_nan_silent_and_undecodable_tracks_at_once(manifest_corpus):
+    audio = manifest_corpus.parent / "audio"
+    tone, rate = soundfile.read(audio / "low_02.wav", dtype="float32")
+    with_nan = tone.copy()
+    with_nan[1000] = np.nan
+    soundfile.write(audio / "low_02.wav", with_nan, rate, subtype="FLOAT")
+    with_inf = tone.copy()
+    with_inf[-10] = np.inf
+    soundfile.write(audio / "high_03.wav", with_inf, rate, subtype="FLOAT")
+    soundfile.write(audio / "low_04.wav", np.zeros_like(tone), rate)
+    broken = _recode(manifest_corpus, "high_05.wav", ".flac")
+    data = bytearray(broken.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 2000] = np.random.default_rng(0).bytes(2000)
+    broken.write_bytes(bytes(data))
+    path = _write_config(manifest_corpus, _config(manifest_corpus))
+
+    assert _validate(path).exit_code == 0  # headers and ends are sound: a cheap check passes
+    message = _one_line_error(CliRunner().invoke(app, ["validate", "--deep", "-c", str(path)]))
+    assert "4 problem(s)" not in message and "3 problem(s)" in message
+    assert "low_02.wav contains NaN or infinite samples" in message
+    assert "high_03.wav contains NaN or infinite samples" in message
+    assert f"cannot decode audio file {broken}" in message
+    # A warning, not a problem: silence is valid audio.
+    assert "track 'audio/low_04.wav'" in message and "is silent (every sample is 0)" in message
