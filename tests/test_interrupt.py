@@ -32,7 +32,10 @@ class SlowModel:
         return np.sqrt((batch**2).mean(axis=1))[None, :, None, None].astype(np.float32)
 
 
-def _config(folder: Path, *, workers: int) -> Path:
+SLOW = {"type": "python", "class": "tests.test_interrupt:SlowModel", "name": "slow"}
+
+
+def _config(folder: Path, *, workers: int, model: dict = SLOW) -> Path:
     config = {
         "name": "interrupted",
         "output_dir": str(folder / "run"),
@@ -45,7 +48,7 @@ def _config(folder: Path, *, workers: int) -> Path:
                 "tasks": ["pitch_class"],
             }
         ],
-        "models": [{"type": "python", "class": "tests.test_interrupt:SlowModel", "name": "slow"}],
+        "models": [model],
         "embedding": {"window_s": 0.5, "hop_s": 0.5},
         "execution": {"workers": workers},
     }
@@ -208,25 +211,7 @@ if os.environ.pop("MIR_REF_TEST_INTERRUPT_IMPORT", None) is not None:
 def test_ctrl_c_during_import_torch_exits_130_with_the_hint(tmp_path):
     """Half-imported torch cannot be imported again (it crashes, or raises AttributeError):
     nothing on the way out may try."""
-    config = tmp_path / "config.yml"
-    spec = {
-        "name": "torch-import",
-        "output_dir": str(tmp_path / "run"),
-        "cache_dir": str(tmp_path / "cache"),
-        "datasets": [
-            {
-                "type": "synthetic_tones",
-                "notes_per_class": 1,
-                "phrases_per_key": 3,
-                "mixtures": 9,
-                "tasks": ["pitch_class"],
-            }
-        ],
-        "models": [{"type": "mfcc", "n_mels": 40}],
-        "embedding": {"window_s": 0.5, "hop_s": 0.5},
-        "execution": {"workers": 1},
-    }
-    config.write_text(yaml.safe_dump(spec))
+    config = _config(tmp_path, workers=1, model={"type": "mfcc", "n_mels": 40})
     stages.extract(Experiment.from_config(config))  # warm: the run's first torch is training's
     (tmp_path / "inject").mkdir()
     (tmp_path / "inject" / "sitecustomize.py").write_text(_INTERRUPTING_SITECUSTOMIZE)

@@ -239,11 +239,7 @@ def test_a_same_size_bit_flip_is_caught_on_every_read(store, rng, size):
 
 def test_a_bit_flip_in_a_packed_entry_is_caught_on_read(store, rng):
     arrays = filled(store, rng)
-    store.pack()
-    victim = next(e for e in store.entries() if e.packed is not None)
-    with open(victim.path, "r+b") as shard:
-        shard.seek(victim.packed.offset + victim.packed.length - 1)
-        shard.write(b"\xff")
+    victim = damage_a_packed_entry(store)
     with pytest.raises(CacheError, match="damaged"):
         Store(store.root).get_many([victim.key])
     healthy = [key for key in arrays if key != victim.key]
@@ -375,13 +371,19 @@ def test_pack_moves_small_entries_into_a_shard_that_reads_the_same(store, rng):
     assert store.pack() == 0  # nothing left to pack
 
 
-def test_a_damaged_shard_entry_is_found_and_repaired(store, rng):
-    arrays = filled(store, rng)
+def damage_a_packed_entry(store: Store) -> store_module.Entry:
+    """Pack the store, then overwrite the last byte of one packed entry; return that entry."""
     store.pack()
     victim = next(e for e in store.entries() if e.packed is not None)
     with open(victim.path, "r+b") as shard:
         shard.seek(victim.packed.offset + victim.packed.length - 1)
         shard.write(b"\xff")
+    return victim
+
+
+def test_a_damaged_shard_entry_is_found_and_repaired(store, rng):
+    arrays = filled(store, rng)
+    victim = damage_a_packed_entry(store)
     problems = store.verify()
     assert len(problems) == 1 and victim.key in problems[0] and "checksum" in problems[0]
     assert store.verify(repair=True)
