@@ -19,9 +19,9 @@ import pandas as pd
 
 from mir_ref import metrics, stats
 from mir_ref.config import Experiment
-from mir_ref.errors import ConfigError, MirRefError
+from mir_ref.errors import ConfigError
 from mir_ref.results import CLEAN, write_csv
-from mir_ref.train import read_predictions
+from mir_ref.train import current_predictions, read_predictions
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +75,7 @@ def compare_models(
     """
     protocol = experiment.config.protocol
     tasks = {(d.name, t.name): t for d in experiment.datasets for t in d.tasks.values()}
-    files = sorted((experiment.output_dir / "predictions").rglob("*.npz"))
-    if not files:
-        raise MirRefError(
-            f"no predictions under {experiment.output_dir / 'predictions'}; run `mir_ref train` "
-            "first"
-        )
+    files = current_predictions(experiment)  # none made from other labels or settings
     # (dataset, task, deformation, strength, fraction, probe) → model/layer → seed → arrays
     groups: dict[tuple, dict[str, dict[int, dict[str, Any]]]] = defaultdict(
         lambda: defaultdict(dict)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,9 +11,8 @@ import pandas as pd
 from mir_ref import metrics, progress, stats
 from mir_ref.atomic import atomic_write_text
 from mir_ref.config import Experiment
-from mir_ref.errors import DataError, MirRefError
 from mir_ref.results import COLUMNS, KEY_COLUMNS, write_csv, write_results
-from mir_ref.train import planned_predictions, read_predictions, stored_key
+from mir_ref.train import current_predictions, read_predictions
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +47,7 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
         for dataset in experiment.datasets
         for task in dataset.tasks.values()
     }
-    files = _current_predictions(experiment)
+    files = current_predictions(experiment)
     rows, selections = [], []
     with progress.bar("evaluate", len(files)) as advance:
         for path in files:
@@ -115,46 +113,6 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
         write_csv(pd.DataFrame(selections), output_dir / "selection.csv")
     atomic_write_text(output_dir / "tasks.json", json.dumps(task_table(experiment), indent=2))
     return results
-
-
-def _current_predictions(experiment: Experiment) -> list[Path]:
-    """The predictions files the config asks for, each checked to be made from what the
-    config now gives (its labels, splits, embeddings, probes and protocol).
-
-    Raises
-    ------
-    MirRefError
-        None is there yet, or some are missing.
-    DataError
-        Some were made from something else (e.g. labels changed since): they would be scored
-        against the labels they were trained with, not the config's.
-    """
-    folder = experiment.output_dir / "predictions"
-    planned = planned_predictions(experiment)
-    present = {path for path in planned if path.is_file()}
-    if not present:
-        raise MirRefError(f"no predictions under {folder}; run `mir_ref train` first")
-    missing = sorted(set(planned) - present)
-    if missing:
-        raise MirRefError(
-            f"{len(missing)} of the {len(planned)} predictions files the config asks for are "
-            f"missing, e.g. {missing[0]}; run `mir_ref train` first"
-        )
-    stale = sorted(path for path, key in planned.items() if stored_key(path) != key)
-    if stale:
-        raise DataError(
-            f"{len(stale)} predictions file(s) were made from other labels, splits, embeddings "
-            f"or settings than the config now gives, e.g. {stale[0]} (or they are damaged); "
-            "run `mir_ref train` (or `mir_ref run`) to retrain them"
-        )
-    others = sorted(set(folder.rglob("*.npz")) - set(planned))
-    if others:
-        log.warning(
-            "leaving out %d predictions file(s) this config does not ask for, e.g. %s",
-            len(others),
-            others[0],
-        )
-    return sorted(planned)
 
 
 def _selected_value(selection: dict) -> float:

@@ -417,6 +417,46 @@ def planned_predictions(experiment: Experiment) -> dict[Path, str]:
     }
 
 
+def current_predictions(experiment: Experiment) -> list[Path]:
+    """The predictions files the config asks for, each checked to be made from what the
+    config now gives (its labels, splits, embeddings, probes and protocol).
+
+    Raises
+    ------
+    MirRefError
+        None is there yet, or some are missing.
+    DataError
+        Some were made from something else (e.g. labels changed since): they would be scored
+        against the labels they were trained with, not the config's.
+    """
+    folder = experiment.output_dir / "predictions"
+    planned = planned_predictions(experiment)
+    present = {path for path in planned if path.is_file()}
+    if not present:
+        raise MirRefError(f"no predictions under {folder}; run `mir_ref train` first")
+    missing = sorted(set(planned) - present)
+    if missing:
+        raise MirRefError(
+            f"{len(missing)} of the {len(planned)} predictions files the config asks for are "
+            f"missing, e.g. {missing[0]}; run `mir_ref train` first"
+        )
+    stale = sorted(path for path, key in planned.items() if stored_key(path) != key)
+    if stale:
+        raise DataError(
+            f"{len(stale)} predictions file(s) were made from other labels, splits, embeddings "
+            f"or settings than the config now gives, e.g. {stale[0]} (or they are damaged); "
+            "run `mir_ref train` (or `mir_ref run`) to retrain them"
+        )
+    others = sorted(set(folder.rglob("*.npz")) - set(planned))
+    if others:
+        log.warning(
+            "leaving out %d predictions file(s) this config does not ask for, e.g. %s",
+            len(others),
+            others[0],
+        )
+    return sorted(planned)
+
+
 class _OneThreadOnceNeeded:
     """:class:`~mir_ref.probes.torch_probes.OneThread`, entered when a probe is first trained:
     a rerun that trains nothing never imports torch (over a second of a warm rerun)."""

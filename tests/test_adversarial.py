@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from mir_ref import config as config_module
 from mir_ref import registry, stages
 from mir_ref.cli import app
+from mir_ref.compare import compare_models
 from mir_ref.config import Experiment, load_config
 from mir_ref.errors import CacheError, ConfigError, DataError
 from mir_ref.paths import safe_name
@@ -70,9 +71,11 @@ def test_changed_labels_are_retrained_and_evaluate_refuses_the_stale_ones(manife
     assert _accuracy(_train_and_evaluate(config)) == 1.0
 
     _swap_test_labels(manifest_corpus)
-    # `evaluate` alone must not score the old labels stored with the predictions.
+    # `evaluate` or `compare` alone must not score the old labels stored with the predictions.
     with pytest.raises(DataError, match="other labels, splits"):
         stages.evaluate(Experiment.from_config(config))
+    with pytest.raises(DataError, match="other labels, splits"):
+        compare_models(Experiment.from_config(config))
     # The same audio, scored against the new labels.
     assert _accuracy(_train_and_evaluate(config)) == 0.0
 
