@@ -44,8 +44,10 @@ bench: $(STAMP)
 		$(BIN)/python $$script $(BENCH_FLAGS) || exit 1; done
 
 # The crash harness at full strength: 20 SIGKILLs at random points, each rerun to identical
-# results and a verified cache (the default suite kills 3 times); and the demo config on Ray
-# against the local backend (two demo runs, too long for the default suite).
+# results and a verified cache (the default suite kills 3 times); Ctrl-C, SIGTERM and SIGKILL
+# of a run with extraction workers, after each of which no child process outlives the run by
+# more than 5 s; and the demo config on Ray against the local backend (two demo runs, too long
+# for the default suite).
 stress: $(STAMP)
 	MIR_REF_STRESS_KILLS=20 $(BIN)/python -m pytest -q -s tests/test_crash.py \
 		tests/test_interrupt.py tests/test_ray.py

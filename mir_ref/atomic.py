@@ -32,12 +32,17 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], Any], *, durable: bool 
     Raises
     ------
     CacheError
-        When the disk is full; nothing is left behind, neither ``path`` nor the temporary file.
+        When the disk is full, the folder is read-only or a file stands where a folder should
+        be: one line naming the folder; nothing is left behind, and a complete file already at
+        ``path`` is kept as it was.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
-    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
+        )
+    except OSError as error:
+        raise unwritable(error, path.parent) from error
     try:
         with os.fdopen(handle, "wb") as file:
             write(file)
@@ -47,13 +52,48 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], Any], *, durable: bool 
         os.replace(temporary, path)
     except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
-        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise CacheError(
-                f"the disk holding {path.parent} is full ({error.strerror}); nothing was "
-                f"written. Free space (e.g. `mir_ref cache prune`) or point cache_dir elsewhere, "
-                f"then rerun to resume"
-            ) from error
+        if isinstance(error, OSError) and error.errno in _UNWRITABLE:
+            raise unwritable(error, path.parent) from error
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes | memoryview, *, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_write`)."""
+    atomic_write(path, lambda file: file.write(data), durable=durable)
+
+
+def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_write`)."""
+    atomic_write_bytes(path, text.encode("utf-8"), durable=durable)
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
+_NOT_A_FOLDER = (errno.ENOTDIR, errno.EEXIST)
+_UNWRITABLE = _FULL + _READ_ONLY + _NOT_A_FOLDER
+
+
+def unwritable(error: OSError, folder: Path) -> CacheError | OSError:
+    """A one-line :class:`CacheError` for a write that failed because of where it went (full
+    disk, read-only folder, a file in place of a folder); ``error`` itself otherwise."""
+    if error.errno in _FULL:
+        return CacheError(
+            f"the disk holding {folder} is full ({error.strerror}); nothing was written, and "
+            "the complete files already there are kept. Free space (e.g. `mir_ref cache "
+            "prune`) or point output_dir / cache_dir elsewhere, then rerun to resume"
+        )
+    if error.errno in _READ_ONLY:
+        return CacheError(
+            f"cannot write in {folder} ({error.strerror}): it is read-only, or not yours. "
+            "Make it writable, or point output_dir / cache_dir elsewhere"
+        )
+    if error.errno in _NOT_A_FOLDER:
+        blocking = next((p for p in (folder, *folder.parents) if p.is_file()), folder)
+        return CacheError(
+            f"cannot create the folder {folder}: {blocking} is a file, not a folder. Move it "
+            "away, or point output_dir / cache_dir elsewhere"
+        )
+    return error
 
 
 def is_temporary(path: Path) -> bool:

@@ -55,15 +55,20 @@ class Header:
         return self.frames / self.sample_rate
 
 
-def header(path: str | Path, *, min_duration_s: float = 0.0) -> Header:
-    """Read and check an audio file's header (cheap: no audio is decoded).
+def header(path: str | Path, *, min_duration_s: float = 0.0, check_end: bool = True) -> Header:
+    """Read and check an audio file's header (cheap: at most a few frames are decoded).
+
+    ``check_end`` also seeks to 99 % of the length the header declares and decodes a few
+    frames there, which finds a compressed file (FLAC, MP3) cut short: its header still
+    declares the whole length.
 
     Raises
     ------
     AudioError
         The file is missing, empty, not audio (whatever its extension says), a WAV whose data
-        chunk is cut short, has an unsupported sample rate or holds no audio, or less than
-        ``min_duration_s`` (:data:`MIN_TRACK_S` for tracks).
+        chunk is cut short, a file that ends before the length its header declares, has an
+        unsupported sample rate or holds no audio, or less than ``min_duration_s``
+        (:data:`MIN_TRACK_S` for tracks).
     """
     path = Path(path)
     if not path.is_file():
@@ -92,7 +97,30 @@ def header(path: str | Path, *, min_duration_s: float = 0.0) -> Header:
         raise AudioError(f"audio file {path} holds no samples")
     if found.duration_s < min_duration_s:
         raise AudioError(_too_short(path, info.frames, info.samplerate, min_duration_s))
+    if check_end and info.format not in ("WAV", "WAVEX"):  # a WAV's data size is checked above
+        _check_end(path, found)
     return found
+
+
+_END_FRAMES = 1024
+"""Frames decoded where a file should still have audio, to find truncation."""
+
+
+def _check_end(path: Path, found: Header) -> None:
+    """Raise when the audio stops before 99 % of the frames the header declares."""
+    position = max(0, int(found.frames * (1 - _TRUNCATION_TOLERANCE)) - _END_FRAMES)
+    try:
+        with soundfile.SoundFile(str(path)) as handle:
+            handle.seek(position)
+            present = len(handle.read(_END_FRAMES, dtype="float32", always_2d=True))
+    except (soundfile.LibsndfileError, RuntimeError, ValueError):
+        present = 0
+    if present == 0:
+        raise AudioError(
+            f"audio file {path} is truncated: its header declares {found.frames} frames "
+            f"({found.duration_s:.2f} s), but its audio stops before "
+            f"{position / found.sample_rate:.2f} s"
+        )
 
 
 def probe(path: str | Path) -> float:
@@ -107,6 +135,7 @@ def load(
     offset_s: float = 0.0,
     duration_s: float | None = None,
     min_duration_s: float = 0.0,
+    quiet: bool = False,
 ) -> tuple[np.ndarray, int]:
     """Decode an audio file to mono float32, block by block.
 
@@ -116,6 +145,7 @@ def load(
     sample_rate : resample to this rate; the file's own rate when ``None``.
     offset_s, duration_s : read only this part of the file.
     min_duration_s : refuse less audio than this (:data:`MIN_TRACK_S` for tracks).
+    quiet : do not log a warning for silent audio (the caller reports it).
 
     Returns
     -------
@@ -129,7 +159,7 @@ def load(
         declares (truncated data) or holds NaN or infinite samples. Silent audio is valid
         and only logged.
     """
-    found = header(path, min_duration_s=min_duration_s)
+    found = header(path, min_duration_s=min_duration_s, check_end=False)  # decoding checks it
     native_rate = found.sample_rate
     start = int(round(offset_s * native_rate))
     wanted = found.frames - start
@@ -171,7 +201,7 @@ def load(
     mono = mono[:filled]
     if filled / native_rate < min_duration_s:
         raise AudioError(_too_short(path, filled, native_rate, min_duration_s))
-    if not mono.any():
+    if not quiet and not mono.any():
         log.warning("audio file %s is silent (every sample is 0); kept", path)
     if sample_rate is not None and sample_rate != native_rate:
         return resample(mono, native_rate, sample_rate), sample_rate

@@ -8,13 +8,15 @@ written without that record show as ``?``.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mir_ref.atomic import unwritable
 from mir_ref.config import Experiment
-from mir_ref.errors import CacheError
+from mir_ref.errors import CacheError, DataError
 from mir_ref.plan import extraction_units
 from mir_ref.store import Entry, Store
 
@@ -91,6 +93,29 @@ class PruneResult:
     size_bytes: int = 0
     in_use: int = 0
     """Matching entries left alone because a running process holds their lock."""
+    unavailable: list[Entry] = field(default_factory=list)
+    """Entries kept because they belong to a track of the kept config whose audio cannot be
+    read now (a moved folder, an unmounted disk): their keys cannot be recomputed, and the
+    audio may come back."""
+
+
+@dataclass
+class KeepList:
+    """What ``prune --keep-config`` keeps: the entries a config needs."""
+
+    entries: set[tuple[str, str]] = field(default_factory=set)
+    """``(key, dtype)`` of every embedding the config reads."""
+    unavailable: dict[tuple[str, str], str] = field(default_factory=dict)
+    """``(dataset, track)`` → audio path, for the config's tracks whose audio cannot be read
+    now; their entries are kept whatever their key."""
+    models: set[str] = field(default_factory=set)
+    """The config's model names."""
+
+    def holds_unavailable(self, record: dict) -> bool:
+        """Whether an entry's record names a model of the config and an unavailable track."""
+        meta = record.get("meta") or {}
+        track = (str(meta.get("dataset")), str(meta.get("track")))
+        return meta.get("model") in self.models and track in self.unavailable
 
 
 def prune(
@@ -98,7 +123,7 @@ def prune(
     *,
     older_than_days: float | None = None,
     model: str | None = None,
-    keep: Iterable[tuple[str, str]] | None = None,
+    keep: KeepList | Iterable[tuple[str, str]] | None = None,
     dry_run: bool = False,
 ) -> PruneResult:
     """Delete the entries that match every criterion given.
@@ -107,26 +132,33 @@ def prune(
     ----------
     older_than_days : entries written more than this many days ago.
     model : entries of this model (its config name, as ``cache info`` shows).
-    keep : ``(key, dtype)`` pairs to keep; every other entry matches (see ``needed_entries``).
+    keep : what a config needs (``needed_entries``), or ``(key, dtype)`` pairs; every other
+        entry matches, except those of tracks whose audio is unavailable now (kept and listed
+        in ``unavailable``).
     dry_run : only report what would be deleted.
 
     Raises
     ------
     CacheError
-        No criterion given (deleting everything is ``rm -r`` of the folder, on purpose).
+        No criterion given (deleting everything is ``rm -r`` of the folder, on purpose), or
+        the cache cannot be written (read-only).
     """
     if older_than_days is None and model is None and keep is None:
         raise CacheError(
             "cache prune: give --older-than, --model and/or --keep-config; to empty the cache, "
             f"delete {root}"
         )
-    keep_set = set(keep) if keep is not None else None
+    if keep is not None and not isinstance(keep, KeepList):
+        keep = KeepList(set(keep))
     now = time.time()
     store = Store(root)
     result = PruneResult()
     for entry in store.entries():
         record = entry.record()
-        if keep_set is not None and (entry.key, entry.dtype) in keep_set:
+        if keep is not None and (entry.key, entry.dtype) in keep.entries:
+            continue
+        if keep is not None and keep.holds_unavailable(record):
+            result.unavailable.append(entry)
             continue
         if model is not None and (record.get("meta") or {}).get("model") != model:
             continue
@@ -142,8 +174,14 @@ def prune(
     if not dry_run:
         removed = result.removed
         result.removed, result.size_bytes = [], 0
-        for start in range(0, len(removed), _CHUNK):
-            _remove_unless_in_use(store, removed[start : start + _CHUNK], result)
+        try:
+            for start in range(0, len(removed), _CHUNK):
+                _remove_unless_in_use(store, removed[start : start + _CHUNK], result)
+        except OSError as error:
+            failed = unwritable(error, Path(error.filename or root).parent)
+            if failed is error:
+                raise
+            raise failed from error
     log.info(
         "cache prune: %s %d entries (%d bytes) from %s",
         "would remove" if dry_run else "removed",
@@ -173,10 +211,39 @@ def _remove_unless_in_use(store: Store, entries: list[Entry], result: PruneResul
             lock.release()
 
 
-def needed_entries(experiment: Experiment) -> set[tuple[str, str]]:
-    """The ``(key, dtype)`` of every embedding an experiment reads."""
+def needed_entries(experiment: Experiment) -> KeepList:
+    """Every embedding an experiment reads, and its tracks whose audio is unavailable now.
+
+    An unavailable file's key cannot be computed (it holds the file's size and time), so its
+    entries are recognised by their record instead (dataset, track, model).
+
+    Raises
+    ------
+    DataError
+        A dataset cannot be listed (its folder or manifest is missing): pruning would delete
+        every embedding of it.
+    """
     dtype = experiment.config.execution.store_dtype
-    return {(key, dtype) for unit in extraction_units(experiment) for key in unit.keys.values()}
+    keep = KeepList(models={model.name for model in experiment.models})
+    for dataset in experiment.datasets:
+        try:
+            tracks = dataset.tracks()
+        except DataError as error:
+            raise DataError(
+                f"{error}; `cache prune --keep-config` needs every dataset of the config to be "
+                "readable, or it would delete that dataset's embeddings"
+            ) from None
+        for track in tracks:
+            path = track.audio_path
+            if path is not None and not (os.path.isfile(path) and os.access(path, os.R_OK)):
+                keep.unavailable[(dataset.name, track.id)] = str(path)
+    keep.entries = {
+        (key, dtype)
+        for unit in extraction_units(experiment)
+        if (unit.dataset.name, unit.track.id) not in keep.unavailable
+        for key in unit.keys.values()
+    }
+    return keep
 
 
 def human_bytes(size: float) -> str:

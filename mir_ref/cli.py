@@ -1,22 +1,63 @@
-"""Command-line interface: parses arguments and calls the stages; nothing else lives here."""
+"""Command-line interface: parses arguments and calls the stages; nothing else lives here.
+
+Ctrl-C and SIGTERM stop a command the same way wherever they land (in a stage, in an import,
+while the command line itself loads): finished work is kept, the resume hint is printed, and
+the exit code is 130 (SIGINT) or 143 (SIGTERM).
+"""
 
 from __future__ import annotations
 
-import enum
-import logging
 import os
+import shlex
+import signal
 import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import Annotated, Any
 
-import typer
-from rich.console import Console
-from rich.logging import RichHandler
-from rich.markup import escape
+_INTERRUPTION: dict[str, int | bool | None] = {"signal": None, "hint_shown": False}
+"""The signal that stopped this command, and whether the resume hint is printed already."""
 
-from mir_ref import progress, registry
-from mir_ref.errors import MirRefError
+
+def _resume_hint() -> str:
+    command = shlex.join(["mir_ref", *sys.argv[1:]])
+    return f"interrupted. Finished work is kept; rerun the same command ({command}) to resume."
+
+
+def _stop_now() -> None:
+    """Exit at once after an interruption: the hint (once), no interpreter shutdown."""
+    import logging
+    import multiprocessing.util
+
+    for child in multiprocessing.active_children():
+        child.terminate()
+    if not _INTERRUPTION["hint_shown"]:
+        sys.stderr.write(_resume_hint() + "\n")
+    # Everything is saved, and a normal interpreter shutdown (joining pool threads, collecting
+    # torch, or importing it again after an interrupted import, which crashes) can take
+    # seconds; only multiprocessing's own exit handler runs, so its semaphores are released.
+    multiprocessing.util._exit_function()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(128 + int(_INTERRUPTION["signal"] or signal.SIGINT))
+
+
+try:  # Ctrl-C while the command line's own libraries load is an interruption like any other
+    import enum
+    import logging
+    from collections.abc import Callable
+    from pathlib import Path
+    from typing import Annotated, Any
+
+    import typer
+    from rich.console import Console
+    from rich.logging import RichHandler
+    from rich.markup import escape
+
+    from mir_ref import progress, registry
+    from mir_ref.errors import MirRefError
+except KeyboardInterrupt:
+    if os.path.basename(sys.argv[0]) not in ("mir_ref", "__main__.py"):
+        raise  # imported by a program of its own, which handles its Ctrl-C
+    _stop_now()
 
 app = typer.Typer(
     help="Evaluate audio representations on music information retrieval tasks.",
@@ -74,7 +115,7 @@ def _stage(
     except MirRefError as error:
         console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM under `main`
         # Extraction workers would finish their batch first: stop them now (what they were
         # writing is atomic, so nothing half-written is left).
         import multiprocessing
@@ -85,6 +126,7 @@ def _stage(
             f"[yellow]interrupted.[/] Finished work is kept; rerun the same command "
             f"(-c {config}) to resume."
         )
+        _INTERRUPTION["hint_shown"] = True
         raise typer.Exit(130) from None
 
 
@@ -227,17 +269,28 @@ def report(
 
 
 @app.command()
-def validate(config: ConfigOption, quiet: QuietOption = False) -> None:
+def validate(
+    config: ConfigOption,
+    quiet: QuietOption = False,
+    deep: Annotated[
+        bool,
+        typer.Option(
+            "--deep",
+            help="Also decode every audio file in full, in parallel: lists NaN or infinite "
+            "samples, silent and undecodable tracks.",
+        ),
+    ] = False,
+) -> None:
     """Check the config and every file it references, without heavy work."""
     from mir_ref import stages
 
     def action(experiment: Any) -> None:
-        problems = stages.validate(experiment)
+        problems = stages.validate(experiment, deep=deep)
         for problem in problems:
             console.print(f"[red]-[/] {escape(problem)}", highlight=False, soft_wrap=True)
         if problems:
             console.print(f"[bold red]{len(problems)} problem(s)[/]")
-            raise typer.Exit(1)
+            raise typer.Exit(2)  # as `run` exits on the same problems
         tracks = sum(len(d.tracks()) for d in experiment.datasets)
         console.print(
             f"[green]ok[/]: {len(experiment.datasets)} dataset(s), {tracks} tracks, "
@@ -488,25 +541,54 @@ def cache_prune(
         + (f"; {result.in_use} in use by a running process were kept" if result.in_use else ""),
         highlight=False,
     )
+    if result.unavailable:
+        tracks = {
+            (str(meta.get("dataset")), str(meta.get("track")))
+            for meta in ((entry.record().get("meta") or {}) for entry in result.unavailable)
+        }
+        dataset, track = sorted(tracks)[0]
+        console.print(
+            f"{'would keep' if dry_run else 'kept'} {len(result.unavailable)} entries of "
+            f"{len(tracks)} track(s) whose audio is unavailable now, e.g. track "
+            f"'{escape(track)}' of dataset '{escape(dataset)}' "
+            f"({escape(keep.unavailable[(dataset, track)])}); make the audio available again "
+            "and they are used, or delete them with --model or --older-than",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    """SIGINT and SIGTERM: remember which, and stop the command as Ctrl-C does."""
+    _INTERRUPTION["signal"] = signum
+    raise KeyboardInterrupt
+
+
+def _caused_by_interruption(error: BaseException) -> bool:
+    """Whether ``error`` is, or was raised while handling, an interruption (an import cut
+    short by Ctrl-C can surface as another exception)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return _INTERRUPTION["signal"] is not None
 
 
 def main() -> None:
     """Entry point of the ``mir_ref`` command."""
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
     try:
         app(prog_name="mir_ref")
     except SystemExit as done:
-        if done.code != 130:
+        if done.code != 130:  # typer turns an interruption it sees into exit code 130
             raise
-        # Interrupted: everything is saved, and a normal interpreter shutdown (joining pool
-        # threads, collecting torch) can take seconds; Ctrl-C should stop at once. Only
-        # multiprocessing's own exit handler runs, so its semaphores are released.
-        import multiprocessing.util
-
-        multiprocessing.util._exit_function()
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(130)
+    except BaseException as error:
+        if not _caused_by_interruption(error):
+            raise
+    _stop_now()
 
 
 if __name__ == "__main__":

@@ -23,11 +23,11 @@ import pandas as pd
 from mir_ref import metrics, stats
 from mir_ref.bootstrap import cluster_codes
 from mir_ref.config import Experiment
-from mir_ref.errors import ConfigError, MirRefError
+from mir_ref.errors import ConfigError
 from mir_ref.evaluate import groups_of_test_tracks, item_groups, shared_items
-from mir_ref.results import CLEAN
+from mir_ref.results import CLEAN, write_csv
 from mir_ref.tasks import Task
-from mir_ref.train import read_predictions
+from mir_ref.train import current_predictions, read_predictions
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def compare_models(
             )
             tables.append(table)
     table = _table(tables, COMPARISON_COLUMNS)
-    table.to_csv(experiment.output_dir / "comparisons.csv", index=False)
+    write_csv(table, experiment.output_dir / "comparisons.csv")
     return table
 
 
@@ -206,7 +206,7 @@ def rank_models(experiment: Experiment, *, alpha: float = 0.05) -> pd.DataFrame:
         )
         tables.append(table)
     table = _table(tables, RANK_COLUMNS)
-    table.to_csv(experiment.output_dir / "ranks.csv", index=False)
+    write_csv(table, experiment.output_dir / "ranks.csv")
     return table
 
 
@@ -214,12 +214,7 @@ def _stored(experiment: Experiment, deformation: str) -> dict[tuple, _Family]:
     """The stored predictions of the config's tasks under ``deformation`` (or ``all``), by
     family (:data:`FAMILY_COLUMNS`)."""
     tasks = {(d.name, t.name) for d in experiment.datasets for t in d.tasks.values()}
-    files = sorted((experiment.output_dir / "predictions").rglob("*.npz"))
-    if not files:
-        raise MirRefError(
-            f"no predictions under {experiment.output_dir / 'predictions'}; run `mir_ref train` "
-            "first"
-        )
+    files = current_predictions(experiment)  # none made from other labels or settings
     families: dict[tuple, _Family] = defaultdict(dict)
     for path in files:
         meta, per_condition = read_predictions(path)

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 
 from mir_ref import condition_notes, equivariance, metrics, progress, stats
+from mir_ref.atomic import atomic_write_text
 from mir_ref.config import Experiment
-from mir_ref.errors import MirRefError
-from mir_ref.results import COLUMNS, KEY_COLUMNS, write_results
-from mir_ref.train import read_predictions
+from mir_ref.results import COLUMNS, KEY_COLUMNS, write_csv, write_results
+from mir_ref.train import current_predictions, read_predictions
 
 log = logging.getLogger(__name__)
 
@@ -81,22 +81,13 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
         for dataset in experiment.datasets
         for task in dataset.tasks.values()
     }
-    files = sorted((experiment.output_dir / "predictions").rglob("*.npz"))
-    if not files:
-        raise MirRefError(
-            f"no predictions under {experiment.output_dir / 'predictions'}; run `mir_ref train` "
-            f"first"
-        )
+    files = current_predictions(experiment)  # none made from other labels or settings
     groups = groups_of_test_tracks(experiment)
     rows, selections, intervals, label_notes, moves = [], [], [], [], []
     with progress.bar("evaluate", len(files)) as advance:
         for seeds in _seed_sets(files):
             meta = seeds[0][0]
-            task = tasks.get((meta["dataset"], meta["task"]))
-            if task is None:
-                log.warning("skipping %s: its task is not in the config", seeds[0][2])
-                advance(len(seeds))
-                continue
+            task = tasks[(meta["dataset"], meta["task"])]
             fraction = meta.get("train_fraction", 1.0)
             identity = {key: meta[key] for key in ("dataset", "task", "model", "layer")}
             # Runs from before density sweeps stored no window or hop.
@@ -172,19 +163,19 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
     output_dir = experiment.output_dir
     write_results(results, output_dir)
     intervals = pd.DataFrame(intervals, columns=[*stats.SEED_KEYS, "ci_low", "ci_high"])
-    stats.summarize_seeds(results, intervals).to_csv(output_dir / "summary.csv", index=False)
+    write_csv(stats.summarize_seeds(results, intervals), output_dir / "summary.csv")
     robustness = stats.robustness(results)
     if not robustness.empty:
         snr = condition_notes.in_band_snr(experiment)
         robustness = condition_notes.annotate(robustness, label_notes, snr)
-        robustness.to_csv(output_dir / "robustness.csv", index=False)
+        write_csv(robustness, output_dir / "robustness.csv")
     if moves:
-        equivariance.shares(moves).to_csv(output_dir / equivariance.EQUIVARIANCE_FILE, index=False)
+        write_csv(equivariance.shares(moves), output_dir / equivariance.EQUIVARIANCE_FILE)
     else:  # an earlier run's view would describe predictions that are gone
         (output_dir / equivariance.EQUIVARIANCE_FILE).unlink(missing_ok=True)
     if selections:
-        pd.DataFrame(selections).to_csv(output_dir / "selection.csv", index=False)
-    (output_dir / "tasks.json").write_text(json.dumps(task_table(experiment), indent=2))
+        write_csv(pd.DataFrame(selections), output_dir / "selection.csv")
+    atomic_write_text(output_dir / "tasks.json", json.dumps(task_table(experiment), indent=2))
     return results
 
 

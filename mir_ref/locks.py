@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
+from mir_ref.atomic import unwritable
 from mir_ref.errors import MirRefError
 
 
@@ -52,10 +53,13 @@ class FileLock:
         """
         if self._descriptor is not None:
             raise MirRefError(f"lock {self.path} is already held by this object")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         flags = fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB
         while True:
-            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as error:
+                raise unwritable(error, self.path.parent) from error
             try:
                 fcntl.flock(descriptor, flags)
             except BlockingIOError:

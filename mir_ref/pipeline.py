@@ -20,8 +20,12 @@ import dataclasses
 import logging
 import math
 import multiprocessing
+import multiprocessing.context
 import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
@@ -225,13 +229,46 @@ def single_threaded() -> Iterator[None]:
 
 _WORKER: dict[str, Any] = {}
 
+PARENT_CHECK_S = 0.5
+"""How often a worker checks that the process that started it is alive."""
 
-def _worker_init(experiment: Experiment) -> None:
-    # Ctrl-C is the parent's to handle (it stops the workers); a worker interrupted while
-    # waiting for work would only print a traceback.
-    import signal
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+class _WorkerProcess(multiprocessing.context.SpawnProcess):
+    """A spawned extraction worker that ignores Ctrl-C from its first instruction.
+
+    Ctrl-C is the parent's to handle (it stops the workers). A worker still importing its
+    modules when the terminal's SIGINT arrives would print a traceback; an ignored signal
+    stays ignored across ``exec``, and Python does not install its handler over it.
+    """
+
+    def start(self) -> None:
+        """Start the process with SIGINT ignored (its parent's handler is back at once)."""
+        if threading.current_thread() is not threading.main_thread():
+            super().start()
+            return
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            super().start()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+class _WorkerContext(multiprocessing.context.SpawnContext):
+    Process = _WorkerProcess
+
+
+def _exit_with(parent_pid: int) -> None:
+    """Exit this process once ``parent_pid`` is gone (killed, crashed), within
+    :data:`PARENT_CHECK_S`: an orphan would hold its models' memory forever, waiting for work
+    that never comes."""
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(1)
+
+
+def _worker_init(experiment: Experiment, parent_pid: int) -> None:
+    threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True).start()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # also when started by another context
     # Read by torch when a model first imports it; set here, before any model runs.
     os.environ["OMP_NUM_THREADS"] = "1"
     if "torch" in sys.modules:
@@ -268,12 +305,14 @@ def _run_processes(
     experiment: Experiment, units: list[ExtractionUnit], workers: int, advance: Any
 ) -> _Outcome:
     outcome = _Outcome()
-    context = multiprocessing.get_context("spawn")
     # Without the probes: unpickling them would import torch in every worker (seconds of
     # start-up) even when no model needs it.
     portable_experiment = dataclasses.replace(experiment, probes=[])
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_worker_init, initargs=(portable_experiment,)
+        workers,
+        mp_context=_WorkerContext(),
+        initializer=_worker_init,
+        initargs=(portable_experiment, os.getpid()),
     ) as pool:
         running: dict[Future, list[int]] = {}
         handed_out = 0

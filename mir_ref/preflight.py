@@ -21,10 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mir_ref import audio as audio_io
+from mir_ref import progress
 from mir_ref.config import Experiment
 from mir_ref.datasets.base import SPLITS, Dataset, Track
 from mir_ref.errors import AudioError, DataError
-from mir_ref.plan import condition_labels
+from mir_ref.plan import condition_labels, extraction_units
+from mir_ref.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -57,19 +59,21 @@ class Preflight:
     warnings: list[str] = field(default_factory=list)
 
 
-def check(experiment: Experiment, *, audio: bool = True) -> Preflight:
-    """Every problem with the experiment's data, without decoding any audio.
+def check(experiment: Experiment, *, audio: bool = True, deep: bool = False) -> Preflight:
+    """Every problem with the experiment's data, decoding at most a few frames of each file.
 
     Checks per dataset: it has tracks; track ids are unique; with ``audio``, each file's
-    header (exists, not empty, is audio, WAV data not cut short, a supported sample rate, long
-    enough, the offset inside the file); every label is in its task's vocabulary (a finite
-    number for regression); after the skips, every task has tracks in every split and at
-    least two classes to train on.
+    header (exists, not empty, is audio, WAV data not cut short, audio where the header says
+    it ends, a supported sample rate, long enough, the offset inside the file); every label is
+    in its task's vocabulary (a finite number for regression); after the skips, every task has
+    tracks in every split and at least two classes to train on. ``deep`` also decodes every
+    file in full, in parallel (:func:`decode_problems`).
     """
     found = Preflight()
+    found.problems.extend(folder_problems(experiment))
     skip = experiment.config.execution.on_bad_audio == "skip"
     for dataset in experiment.datasets:
-        check_dataset(dataset, audio=audio, skip=skip, found=found)
+        check_dataset(dataset, audio=audio, skip=skip, found=found, deep=deep)
         if not found.problems:
             _moved_label_problems(experiment, dataset, found)
     if found.skips:
@@ -88,12 +92,57 @@ def check(experiment: Experiment, *, audio: bool = True) -> Preflight:
     return found
 
 
+def folder_problems(experiment: Experiment) -> list[str]:
+    """``output_dir`` and ``cache_dir`` that cannot be used: a file where a folder should be,
+    a read-only output folder, a read-only cache that lacks embeddings the run needs."""
+    problems = []
+    folders = {"output_dir": experiment.output_dir, "cache_dir": experiment.cache_dir}
+    for key, folder in folders.items():
+        existing = _nearest_existing(folder)
+        if not existing.is_dir():
+            problems.append(f"{key}: {folder} cannot be a folder: {existing} is a file")
+            continue
+        if os.access(existing, os.W_OK):
+            continue
+        if key == "cache_dir":
+            missing = _missing_embeddings(experiment)
+            if not missing:
+                continue  # a read-only cache that holds everything serves the run
+            detail = f" and lacks {missing} embedding(s) this config needs"
+        else:
+            detail = ""
+        problems.append(
+            f"{key}: {folder} is read-only{detail}; make it writable or point {key} elsewhere"
+        )
+    return problems
+
+
+def _nearest_existing(folder: Path) -> Path:
+    """``folder`` itself, or the closest of its parents that exists."""
+    return next((path for path in (folder, *folder.parents) if path.exists()), Path("/"))
+
+
+def _missing_embeddings(experiment: Experiment) -> int:
+    store = Store.of(experiment)
+    try:
+        keys = {key for unit in extraction_units(experiment) for key in unit.keys.values()}
+    except DataError:  # the dataset's own problem, reported with the others
+        return 0
+    return sum(not store.has(key) for key in keys)
+
+
 def check_dataset(
-    dataset: Dataset, *, audio: bool = True, skip: bool = False, found: Preflight | None = None
+    dataset: Dataset,
+    *,
+    audio: bool = True,
+    skip: bool = False,
+    found: Preflight | None = None,
+    deep: bool = False,
 ) -> Preflight:
     """The checks of :func:`check` for one dataset, added to ``found`` (a new one if None).
 
     ``skip``: bad audio becomes a skip rather than a problem (``on_bad_audio: skip``).
+    ``deep``: every file whose header is sound is also decoded in full.
     """
     found = Preflight() if found is None else found
     try:
@@ -108,6 +157,15 @@ def check_dataset(
         return found
     found.problems.extend(_duplicate_ids(dataset, tracks))
     bad_audio = _audio_problems(dataset, tracks) if audio else []
+    if audio and deep:
+        headed = {track.id for track, _ in bad_audio}
+        decoded, silent = decode_problems(dataset, [t for t in tracks if t.id not in headed])
+        bad_audio += decoded
+        found.warnings.extend(
+            f"dataset '{dataset.name}', track '{track.id}': {track.audio_path} is silent "
+            "(every sample is 0)"
+            for track in silent
+        )
     skipped: set[str] = set()
     for track, reason in bad_audio:
         if skip:
@@ -203,6 +261,51 @@ def _audio_problems(dataset: Dataset, tracks: list[Track]) -> list[tuple[Track, 
     with ThreadPoolExecutor(_HEADER_READERS) as pool:
         reasons = list(pool.map(_header_problem, files))
     return [(track, reason) for track, reason in zip(files, reasons, strict=True) if reason]
+
+
+def decode_problems(
+    dataset: Dataset, tracks: list[Track]
+) -> tuple[list[tuple[Track, str]], list[Track]]:
+    """Decode every track's file in full, in parallel, with a progress bar.
+
+    Returns
+    -------
+    problems : ``(track, reason)`` for each file that cannot be decoded, stops short of its
+        header's length, or holds NaN or infinite samples.
+    silent : the tracks whose audio is all zeros (valid, but worth a look).
+    """
+    files = [track for track in tracks if track.audio_path is not None]
+    problems, silent = [], []
+    workers = min(_HEADER_READERS, os.cpu_count() or 1)
+    with (
+        progress.bar(f"decode {dataset.name}", len(files)) as advance,
+        ThreadPoolExecutor(workers) as pool,  # libsndfile and soxr release the GIL
+    ):
+        for track, outcome in zip(files, pool.map(_decode_problem, files), strict=True):
+            advance()
+            if outcome == _SILENT:
+                silent.append(track)
+            elif outcome is not None:
+                problems.append((track, outcome))
+    return problems, silent
+
+
+_SILENT = "silent"
+
+
+def _decode_problem(track: Track) -> str | None:
+    """Why a track's audio cannot be used (``None`` if it can, :data:`_SILENT` if all zero)."""
+    try:
+        samples, _ = audio_io.load(
+            track.audio_path,
+            offset_s=track.offset_s,
+            duration_s=track.duration_s,
+            min_duration_s=audio_io.MIN_TRACK_S,
+            quiet=True,
+        )
+    except AudioError as error:
+        return str(error)
+    return None if samples.any() else _SILENT
 
 
 def _header_problem(track: Track) -> str | None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mir_ref.atomic import atomic_write, atomic_write_text
 from mir_ref.errors import MirRefError
 
 COLUMNS = [
@@ -36,10 +37,14 @@ CLEAN = "none"
 
 
 def write_results(results: pd.DataFrame, output_dir: Path) -> None:
-    """Write the table as ``results.csv`` and ``results.parquet``."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    results.to_csv(output_dir / "results.csv", index=False)
-    results.to_parquet(output_dir / "results.parquet", index=False)
+    """Write the table as ``results.csv`` and ``results.parquet`` (each atomically)."""
+    write_csv(results, output_dir / "results.csv")
+    atomic_write(output_dir / "results.parquet", lambda file: results.to_parquet(file, index=False))
+
+
+def write_csv(table: pd.DataFrame, path: Path) -> None:
+    """Write ``table`` (without its index) as a CSV file, atomically: complete or absent."""
+    atomic_write_text(path, table.to_csv(index=False))
 
 
 def read_results(output_dir: Path) -> pd.DataFrame:

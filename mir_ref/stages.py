@@ -7,6 +7,7 @@ chains them. The CLI and the Python API both call these.
 from __future__ import annotations
 
 import importlib.metadata
+import io
 import json
 import logging
 import platform
@@ -19,13 +20,15 @@ import soundfile
 import yaml
 
 from mir_ref import progress
+from mir_ref.atomic import atomic_write_bytes, atomic_write_text
 from mir_ref.config import Experiment
 from mir_ref.errors import DataError
 from mir_ref.evaluate import evaluate, groups_of_test_tracks
 from mir_ref.extract import ExtractionStats
 from mir_ref.extract import extract as extract_locally
+from mir_ref.paths import safe_name
 from mir_ref.plan import track_rng
-from mir_ref.train import safe_name
+from mir_ref.store import cache_key, fast_checksum
 from mir_ref.train import train as train_locally
 
 log = logging.getLogger(__name__)
@@ -36,11 +39,12 @@ _PACKAGES = [
 ]  # fmt: skip
 
 
-def validate(experiment: Experiment, *, audio: bool = True) -> list[str]:
-    """Every problem that would stop a run (all of them at once), without heavy work."""
+def validate(experiment: Experiment, *, audio: bool = True, deep: bool = False) -> list[str]:
+    """Every problem that would stop a run (all of them at once), without heavy work; ``deep``
+    also decodes every audio file in full (NaN or infinite samples, undecodable audio)."""
     from mir_ref import preflight
 
-    return preflight.check(experiment, audio=audio).problems
+    return preflight.check(experiment, audio=audio, deep=deep).problems
 
 
 def ensure_valid(experiment: Experiment) -> None:
@@ -80,7 +84,7 @@ def write_provenance(experiment: Experiment) -> None:
     """Save the resolved config and package versions beside the results."""
     out = experiment.output_dir
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yml").write_text(yaml.safe_dump(experiment.resolved(), sort_keys=False))
+    atomic_write_text(out / "config.yml", yaml.safe_dump(experiment.resolved(), sort_keys=False))
     versions: dict[str, Any] = {
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -90,7 +94,7 @@ def write_provenance(experiment: Experiment) -> None:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
             versions[package] = None
-    (out / "versions.json").write_text(json.dumps(versions, indent=2))
+    atomic_write_text(out / "versions.json", json.dumps(versions, indent=2))
 
 
 def deform(experiment: Experiment, *, examples: int = 2) -> list[Path]:
@@ -120,8 +124,9 @@ def deform(experiment: Experiment, *, examples: int = 2) -> list[Path]:
                 / safe_name(condition.label)
                 / f"{safe_name(track.id)}.wav"
             )
-            path.parent.mkdir(parents=True, exist_ok=True)
-            soundfile.write(path, audio, sample_rate, subtype="FLOAT")
+            wav = io.BytesIO()
+            soundfile.write(wav, audio, sample_rate, subtype="FLOAT", format="WAV")
+            atomic_write_bytes(path, wav.getbuffer())
             written.append(path)
             advance()
     log.info("deform: wrote %d example files under %s", len(written), experiment.output_dir)
@@ -164,23 +169,25 @@ def run_all(experiment: Experiment) -> pd.DataFrame:
         "embeddings_computed": stats.computed,
         "embeddings_cached": stats.cached,
     }
-    (experiment.output_dir / "profile.json").write_text(json.dumps(profile, indent=2))
+    atomic_write_text(experiment.output_dir / "profile.json", json.dumps(profile, indent=2))
     report(experiment)
     # Last: a run killed before this point evaluates and reports again next time.
-    (experiment.output_dir / _OUTPUTS_KEY).write_text(inputs_key)
+    _record_outputs(experiment.output_dir, inputs_key)
     log.info("done in %.1f s; results in %s", profile["seconds"], experiment.output_dir)
     return results
 
 
-_OUTPUTS_KEY = ".outputs_key"
-"""Beside the results: the key of what the last complete run evaluated and reported."""
+_OUTPUTS_RECORD = ".outputs.json"
+"""Beside the results: the key of what the last complete run evaluated and reported, and the
+size and CRC-32 of every file it left, so that a rerun rebuilds a missing or damaged one."""
+_RUN_INPUTS = ("config.yml", "versions.json", "models.json", "skipped.csv")
+"""Files of the output folder that earlier stages rewrite on every run: inputs, not outputs."""
 
 
 def _outputs_inputs_key(experiment: Experiment) -> str:
     """A key of everything evaluation, comparison and report read: the resolved config, the
     predictions and run files as they are on disk, and the mir_ref code itself."""
     import mir_ref
-    from mir_ref.store import cache_key
 
     def state(paths: list[Path], root: Path) -> list[tuple[str, int, int]]:
         stats = [(path, path.stat()) for path in paths if path.is_file()]
@@ -206,12 +213,50 @@ def _outputs_inputs_key(experiment: Experiment) -> str:
     )
 
 
-def _outputs_up_to_date(experiment: Experiment, inputs_key: str) -> bool:
-    out = experiment.output_dir
-    marker = out / _OUTPUTS_KEY
-    needed = [out / "results.parquet", out / "report" / "index.html"]
-    return (
-        marker.is_file()
-        and marker.read_text() == inputs_key
-        and all(path.is_file() for path in needed)
+def _output_files(output_dir: Path) -> list[Path]:
+    """What evaluation, comparison and report leave in the output folder: every file but the
+    predictions (which carry their own keys), the run's inputs and hidden files."""
+    return sorted(
+        path
+        for path in output_dir.rglob("*")
+        if path.is_file()
+        and path.parts[len(output_dir.parts)] != "predictions"
+        and str(path.relative_to(output_dir)) not in _RUN_INPUTS
+        and not path.name.startswith(".")
     )
+
+
+def _file_checksum(path: Path) -> list[int]:
+    """``[size, CRC-32]`` of a file."""
+    data = path.read_bytes()
+    return [len(data), fast_checksum(data)]
+
+
+def _record_outputs(output_dir: Path, inputs_key: str) -> None:
+    files = {
+        str(path.relative_to(output_dir)): _file_checksum(path)
+        for path in _output_files(output_dir)
+    }
+    record = {"inputs": inputs_key, "files": files}
+    atomic_write_text(output_dir / _OUTPUTS_RECORD, json.dumps(record, indent=1))
+
+
+def _outputs_up_to_date(experiment: Experiment, inputs_key: str) -> bool:
+    """Whether the last complete run evaluated these very inputs and every file it left is
+    still there, unchanged."""
+    out = experiment.output_dir
+    try:
+        record = json.loads((out / _OUTPUTS_RECORD).read_text())
+        files = record["files"]
+        if record["inputs"] != inputs_key:
+            return False
+        needed = {"results.parquet", str(Path("report") / "index.html")}
+        if not needed <= set(files):
+            return False
+        for name, checksum in files.items():
+            if _file_checksum(out / name) != checksum:
+                log.info("%s is missing or changed: evaluating and reporting again", out / name)
+                return False
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return True

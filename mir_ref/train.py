@@ -10,10 +10,12 @@ by everything that produced it, so a rerun skips what is done.
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import json
 import logging
-import re
+import zipfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,8 @@ import numpy as np
 from mir_ref import progress
 from mir_ref.config import Condition, Experiment, ModelEntry, ProtocolConfig
 from mir_ref.datasets.base import Dataset, Track
-from mir_ref.errors import DataError, MirRefError
+from mir_ref.errors import ConfigError, DataError, MirRefError
+from mir_ref.paths import colliding_file_names, safe_name
 from mir_ref.plan import ConditionLabels, component_material, condition_labels, embedding_key
 from mir_ref.probes.bags import Bags
 from mir_ref.probes.base import Probe
@@ -43,11 +46,6 @@ def pool(windows: np.ndarray, method: str) -> np.ndarray:
     if method == "mean_std":
         return np.concatenate([windows.mean(axis=1), windows.std(axis=1)], axis=-1)
     raise ValueError(f"pooling '{method}' is not one of mean, max, mean_std")
-
-
-def safe_name(name: str) -> str:
-    """A file-system-safe version of a user-given name."""
-    return re.sub(r"[^A-Za-z0-9._=@+-]+", "_", name) or "_"
 
 
 def predictions_path(output_dir: Path, *parts: str) -> Path:
@@ -275,6 +273,214 @@ def _encoded_or_missing(task: Task, labels: list[Any]) -> np.ndarray:
     return out
 
 
+def scored_labels_key(parts: dict[str, tuple[Sequence[str], np.ndarray]]) -> str:
+    """A hash of what probes learn from and are scored against, for their predictions' key.
+
+    Parameters
+    ----------
+    parts : per part of the data (a training split such as ``"train"``, or a test
+        condition), its track ids in order and their encoded labels ``[tracks, ...]``.
+
+    Returns
+    -------
+    A hex digest that changes when a label changes, when a track moves to another split, and
+    when tracks are added, removed or reordered: predictions made under other labels are
+    retrained, never served.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(parts):
+        track_ids, labels = parts[name]
+        labels = np.ascontiguousarray(labels)
+        header = [name, [str(t) for t in track_ids], labels.dtype.str, list(labels.shape)]
+        digest.update(json.dumps(header).encode())
+        digest.update(labels.tobytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class _TaskCell:
+    """One (dataset, task, model) of the grid: its splits with their encoded labels, and the
+    key material every predictions file of the cell shares."""
+
+    dataset: Dataset
+    task: Task
+    model: ModelEntry
+    groups: list[_FitGroup]
+    test: dict[str, _Split]
+    fit_labels: list[dict[str, np.ndarray]]
+    """Per training group, per split: the encoded labels of its tracks."""
+    y_test: dict[str, np.ndarray]
+    """Per condition label: the encoded labels of its test tracks."""
+
+    @property
+    def where(self) -> str:
+        """The cell in error messages."""
+        return f"dataset '{self.dataset.name}', task '{self.task.name}', model '{self.model.id}'"
+
+    def key_material(self) -> dict[str, Any]:
+        """The embeddings read and the labels learnt and scored, as parts of a key."""
+        fit_keys: dict[str, Any] = {"fit": [s.keys for s in self.groups[0].fit.values()]}
+        if len(self.groups) > 1:
+            fit_keys["fit_deformed"] = [[s.keys for s in g.fit.values()] for g in self.groups[1:]]
+        parts = {
+            f"fit{index}/{name}": ([t.id for t in split.tracks], labels[name])
+            for index, (group, labels) in enumerate(zip(self.groups, self.fit_labels, strict=True))
+            for name, split in group.fit.items()
+        }
+        parts.update(
+            {
+                f"test/{label}": ([t.id for t in split.tracks], self.y_test[label])
+                for label, split in self.test.items()
+            }
+        )
+        return {
+            "embeddings": cache_key({**fit_keys, "test": [s.keys for s in self.test.values()]}),
+            "labels": scored_labels_key(parts),
+        }
+
+
+def _task_cells(
+    experiment: Experiment, *, cell: tuple[str, str, str, str] | None = None
+) -> Iterator[_TaskCell]:
+    """Every (dataset, task, model) of the grid (only ``cell``'s when given), in grid order."""
+    for dataset in experiment.datasets:
+        for task in dataset.tasks.values():
+            for model in experiment.models:
+                if cell is not None and (dataset.name, task.name, model.id) != cell[:3]:
+                    continue
+                groups, test = _task_splits(experiment, dataset, task, model)
+                fit_labels = [
+                    {name: _labels(task, split) for name, split in group.fit.items()}
+                    for group in groups
+                ]
+                y_test = {label: _labels(task, split) for label, split in test.items()}
+                yield _TaskCell(dataset, task, model, groups, test, fit_labels, y_test)
+
+
+@dataclass
+class _PredictionsJob:
+    """One (layer, probe, train fraction) of a task cell: one predictions file per seed."""
+
+    layer_index: int
+    layer: str
+    probe: Probe
+    fraction: float
+    keys: list[str]
+    paths: list[Path]
+
+
+def _predictions_jobs(
+    experiment: Experiment, task_cell: _TaskCell, *, layer: str | None = None
+) -> Iterator[_PredictionsJob]:
+    """The predictions files of a task cell (of one ``layer`` when given) and their keys."""
+    protocol = experiment.config.protocol
+    seeds = _seeds(protocol)
+    # Options that change what is trained; seeds are in because the winner is chosen on them.
+    trained_by = protocol.model_dump(exclude={"seed", "n_bootstrap", "train_fraction"})
+    trained_by["seeds"] = seeds
+    shared = task_cell.key_material()
+    model, task = task_cell.model, task_cell.task
+    layers = model.model.layers
+    for other, name in colliding_file_names(str(name) for name in layers):
+        raise ConfigError(
+            f"{task_cell.where}: layers '{other}' and '{name}' would share one predictions "
+            f"folder ('{safe_name(name)}'); a model's layers need distinct file names"
+        )
+    for layer_index, layer_name in enumerate(layers):
+        if layer is not None and layer_name != layer:
+            continue
+        for probe, fraction in itertools.product(experiment.probes, protocol.train_fraction):
+            material = {
+                "kind": "predictions",
+                **shared,
+                "layer": layer_name,
+                "window_s": model.window_s,
+                "hop_s": model.hop_s,
+                "pooling": experiment.config.embedding.pooling,
+                "task": {"type": task.type, "classes": task.classes, "label_kind": task.label_kind},
+                # `labels: keep` and `follow` share embeddings, not labels.
+                "conditions": [c.label for c in experiment.conditions],
+                "probe": component_material(probe, probe.label()),
+                "protocol": trained_by,
+                "train_fraction": fraction,
+            }
+            parts = [task_cell.dataset.name, task.name, model.id, layer_name, probe.label()]
+            if fraction != 1.0:
+                parts.append(f"fraction{fraction:g}")
+            yield _PredictionsJob(
+                layer_index,
+                layer_name,
+                probe,
+                fraction,
+                keys=[cache_key({**material, "seed": seed}) for seed in seeds],
+                paths=[
+                    predictions_path(experiment.output_dir, *parts, f"seed{seed}") for seed in seeds
+                ],
+            )
+
+
+def _seeds(protocol: ProtocolConfig) -> list[int]:
+    return list(range(protocol.seed, protocol.seed + protocol.seeds))
+
+
+def planned_predictions(experiment: Experiment) -> dict[Path, str]:
+    """Every predictions file the config asks for, with the key its contents must carry.
+
+    The key covers the embeddings read, the labels and split membership of every track
+    trained on and scored against, the probe and the protocol: a stored file with another
+    key was made from something else than what the config now gives.
+    """
+    from mir_ref.preflight import apply_recorded
+
+    apply_recorded(experiment)  # the tracks training left out
+    return {
+        path: key
+        for task_cell in _task_cells(experiment)
+        for job in _predictions_jobs(experiment, task_cell)
+        for path, key in zip(job.paths, job.keys, strict=True)
+    }
+
+
+def current_predictions(experiment: Experiment) -> list[Path]:
+    """The predictions files the config asks for, each checked to be made from what the
+    config now gives (its labels, splits, embeddings, probes and protocol).
+
+    Raises
+    ------
+    MirRefError
+        None is there yet, or some are missing.
+    DataError
+        Some were made from something else (e.g. labels changed since): they would be scored
+        against the labels they were trained with, not the config's.
+    """
+    folder = experiment.output_dir / "predictions"
+    planned = planned_predictions(experiment)
+    present = {path for path in planned if path.is_file()}
+    if not present:
+        raise MirRefError(f"no predictions under {folder}; run `mir_ref train` first")
+    missing = sorted(set(planned) - present)
+    if missing:
+        raise MirRefError(
+            f"{len(missing)} of the {len(planned)} predictions files the config asks for are "
+            f"missing, e.g. {missing[0]}; run `mir_ref train` first"
+        )
+    stale = sorted(path for path, key in planned.items() if stored_key(path) != key)
+    if stale:
+        raise DataError(
+            f"{len(stale)} predictions file(s) were made from other labels, splits, embeddings "
+            f"or settings than the config now gives, e.g. {stale[0]} (or they are damaged); "
+            "run `mir_ref train` (or `mir_ref run`) to retrain them"
+        )
+    others = sorted(set(folder.rglob("*.npz")) - set(planned))
+    if others:
+        log.warning(
+            "leaving out %d predictions file(s) this config does not ask for, e.g. %s",
+            len(others),
+            others[0],
+        )
+    return sorted(planned)
+
+
 class _OneThreadOnceNeeded:
     """:class:`~mir_ref.probes.torch_probes.OneThread`, entered when a probe is first trained:
     a rerun that trains nothing never imports torch (over a second of a warm rerun)."""
@@ -287,8 +493,11 @@ class _OneThreadOnceNeeded:
         if self._context is None:
             from mir_ref.probes.torch_probes import OneThread
 
-            self._context = OneThread()
-            self._context.__enter__()
+            context = OneThread()
+            context.__enter__()
+            # Only once entered: leaving a context whose `import torch` was interrupted
+            # (Ctrl-C) would import torch a second time, which crashes the interpreter.
+            self._context = context
 
     def __enter__(self) -> _OneThreadOnceNeeded:
         return self
@@ -318,23 +527,20 @@ def train(experiment: Experiment, *, cell: tuple[str, str, str, str] | None = No
         for model in experiment.models
         if cell is None or (dataset.name, task.name, model.id) == cell[:3]
     ]
-    seeds = list(range(protocol.seed, protocol.seed + protocol.seeds))
+    seeds = _seeds(protocol)
     per_job = len(experiment.probes) * len(protocol.train_fraction) * len(seeds)
     written: list[Path] = []
     trained = skipped = 0
     total = per_job if cell else sum(len(m.model.layers) for _, _, m in jobs) * per_job
-    # Options that change what is trained; seeds are in because the winner is chosen on them.
-    trained_by = protocol.model_dump(exclude={"seed", "n_bootstrap", "train_fraction"})
-    trained_by["seeds"] = seeds
     # One thread-count switch for the whole stage instead of one per fit and per predict.
     with progress.bar("train", total) as advance, _OneThreadOnceNeeded() as one_thread:
-        for dataset, task, model in jobs:
-            where = f"dataset '{dataset.name}', task '{task.name}', model '{model.id}'"
-            groups, test = _task_splits(experiment, dataset, task, model)
+        for task_cell in _task_cells(experiment, cell=cell):
+            task, where = task_cell.task, task_cell.where
+            groups, test = task_cell.groups, task_cell.test
 
             # Read the embeddings only when a probe is trained: a rerun skips them all.
             @functools.cache
-            def inputs(groups=groups, test=test, task=task, where=where) -> tuple:
+            def inputs(groups=groups, test=test, track_labels=task_cell.fit_labels, where=where):
                 one_thread.enter()
                 items = [
                     {n: _features(store, split, pooling, where) for n, split in g.fit.items()}
@@ -343,113 +549,79 @@ def train(experiment: Experiment, *, cell: tuple[str, str, str, str] | None = No
                 test_items = {
                     label: _features(store, split, pooling, where) for label, split in test.items()
                 }
-                track_labels = [
-                    {n: _labels(task, split) for n, split in g.fit.items()} for g in groups
-                ]
                 x = [{name: split.x for name, split in group.items()} for group in items]
                 y = [
                     {name: split.per_item(labels[name]) for name, split in group.items()}
                     for group, labels in zip(items, track_labels, strict=True)
                 ]
-                return items, test_items, track_labels, x, y
+                return items, test_items, x, y
 
-            fit_keys: dict[str, Any] = {"fit": [s.keys for s in groups[0].fit.values()]}
-            if len(groups) > 1:
-                fit_keys["fit_deformed"] = [[s.keys for s in g.fit.values()] for g in groups[1:]]
-            y_test = {label: _labels(task, split) for label, split in test.items()}
-            for layer_index, layer in enumerate(model.model.layers):
-                if cell is not None and layer != cell[3]:
-                    continue
-                fractions = protocol.train_fraction
-                for probe, fraction in itertools.product(experiment.probes, fractions):
-                    material = {
-                        "kind": "predictions",
-                        "embeddings": cache_key(
-                            {**fit_keys, "test": [s.keys for s in test.values()]}
-                        ),
-                        "layer": layer,
-                        "window_s": model.window_s,
-                        "hop_s": model.hop_s,
-                        "pooling": pooling,
-                        "task": {
-                            "type": task.type,
-                            "classes": task.classes,
-                            "label_kind": task.label_kind,
-                        },
-                        # `labels: keep` and `follow` share embeddings, not labels.
-                        "conditions": [c.label for c in experiment.conditions],
-                        "probe": component_material(probe, probe.label()),
-                        "protocol": trained_by,
-                        "train_fraction": fraction,
-                    }
-                    keys = [cache_key({**material, "seed": seed}) for seed in seeds]
-                    parts = [dataset.name, task.name, model.id, layer, probe.label()]
-                    if fraction != 1.0:
-                        parts.append(f"fraction{fraction:g}")
-                    paths = [
-                        predictions_path(experiment.output_dir, *parts, f"seed{seed}")
-                        for seed in seeds
-                    ]
-                    if all(_stored_key(p) == k for p, k in zip(paths, keys, strict=True)):
-                        skipped += len(seeds)
-                        written.extend(paths)
-                        advance(len(seeds))
-                        continue
-                    items, test_items, track_labels, x, y = inputs()
-                    scores: list[dict[str, np.ndarray]] = [{} for _ in seeds]
-                    fits = zip(groups, x, y, items, track_labels, strict=True)
-                    for group, x_fit, y_fit, fit_items, fit_labels in fits:
-                        try:
-                            grid_fit = _fit_grid(
-                                probe,
-                                x_fit,
-                                y_fit,
-                                layer_index,
-                                task,
-                                seeds,
-                                protocol,
-                                fraction,
-                                train_owner=fit_items["train"].owner,
-                                train_tracks=fit_labels["train"],
-                                validation_owner=fit_items["validation"].owner,
-                                validation_tracks=fit_labels["validation"],
-                                workers=experiment.config.execution.train_threads,
-                            )
-                        except MirRefError as error:
-                            trained_on = "" if group is groups[0] else f" ({group.labels[0]})"
-                            raise type(error)(
-                                f"{where}, layer '{layer}', probe "
-                                f"'{probe.label()}', train_fraction {fraction:g}{trained_on}: "
-                                f"{error}"
-                            ) from None
-                        if group is groups[0]:
-                            clean_fit = grid_fit
-                        for per_seed, fitted in zip(scores, grid_fit.probes, strict=True):
-                            for label in group.labels:
-                                per_seed[label] = test_items[label].predict(fitted, layer_index)
-                    for index, seed in enumerate(seeds):
-                        meta = {
-                            "key": keys[index],
-                            "dataset": dataset.name,
-                            "task": task.name,
-                            "model": model.name,
-                            "layer": layer,
-                            "window_s": model.window_s,
-                            "hop_s": model.hop_s,
-                            "probe": probe.label(),
-                            "seed": seed,
-                            "train_fraction": fraction,
-                            "conditions": [
-                                _condition_record(c, test[c.label].labels)
-                                for c in experiment.conditions
-                            ],
-                            "epochs": int(getattr(clean_fit.probes[index], "n_epochs_", 0)),
-                            "selection": clean_fit.selection,
-                        }
-                        _write_predictions(paths[index], meta, task, test, y_test, scores[index])
+            layer = None if cell is None else cell[3]
+            for job in _predictions_jobs(experiment, task_cell, layer=layer):
+                probe, fraction, layer_index = job.probe, job.fraction, job.layer_index
+                paths, keys = job.paths, job.keys
+                if all(stored_key(p) == k for p, k in zip(paths, keys, strict=True)):
+                    skipped += len(seeds)
                     written.extend(paths)
-                    trained += len(seeds)
                     advance(len(seeds))
+                    continue
+                items, test_items, x, y = inputs()
+                scores: list[dict[str, np.ndarray]] = [{} for _ in seeds]
+                fits = zip(groups, x, y, items, task_cell.fit_labels, strict=True)
+                for group, x_fit, y_fit, fit_items, fit_labels in fits:
+                    try:
+                        grid_fit = _fit_grid(
+                            probe,
+                            x_fit,
+                            y_fit,
+                            layer_index,
+                            task,
+                            seeds,
+                            protocol,
+                            fraction,
+                            train_owner=fit_items["train"].owner,
+                            train_tracks=fit_labels["train"],
+                            validation_owner=fit_items["validation"].owner,
+                            validation_tracks=fit_labels["validation"],
+                            workers=experiment.config.execution.train_threads,
+                        )
+                    except MirRefError as error:
+                        trained_on = "" if group is groups[0] else f" ({group.labels[0]})"
+                        raise type(error)(
+                            f"{where}, layer '{job.layer}', probe "
+                            f"'{probe.label()}', train_fraction {fraction:g}{trained_on}: "
+                            f"{error}"
+                        ) from None
+                    if group is groups[0]:
+                        clean_fit = grid_fit
+                    for per_seed, fitted in zip(scores, grid_fit.probes, strict=True):
+                        for label in group.labels:
+                            per_seed[label] = test_items[label].predict(fitted, layer_index)
+                for index, seed in enumerate(seeds):
+                    meta = {
+                        "key": keys[index],
+                        "dataset": task_cell.dataset.name,
+                        "task": task.name,
+                        "model": task_cell.model.name,
+                        "layer": job.layer,
+                        "window_s": task_cell.model.window_s,
+                        "hop_s": task_cell.model.hop_s,
+                        "probe": probe.label(),
+                        "seed": seed,
+                        "train_fraction": fraction,
+                        "conditions": [
+                            _condition_record(c, test[c.label].labels)
+                            for c in experiment.conditions
+                        ],
+                        "epochs": int(getattr(clean_fit.probes[index], "n_epochs_", 0)),
+                        "selection": clean_fit.selection,
+                    }
+                    _write_predictions(
+                        paths[index], meta, task, test, task_cell.y_test, scores[index]
+                    )
+                written.extend(paths)
+                trained += len(seeds)
+                advance(len(seeds))
     log.info("training: %d probes trained, %d found done", trained, skipped)
     return written
 
@@ -505,10 +677,15 @@ def read_predictions(path: Path) -> tuple[dict[str, Any], list[dict[str, np.ndar
     return meta, per_condition
 
 
-def _stored_key(path: Path) -> str | None:
+def stored_key(path: Path) -> str | None:
+    """The key a predictions file carries, or None when it is absent or damaged (the CRC-32
+    of every member is checked: a damaged file is redone, never trusted)."""
     if not path.is_file():
         return None
     try:
+        with zipfile.ZipFile(path) as archive:
+            if archive.testzip() is not None:  # a member whose bytes changed
+                return None
         with np.load(path, allow_pickle=False) as data:
             return json.loads(str(data["meta"]))["key"]
     except Exception:  # an unreadable file is redone, never trusted

@@ -102,11 +102,13 @@ def test_unsupported_sample_rate_is_named(manifest_corpus, rate):
     assert f"high_05.wav has a sample rate of {rate} Hz; supported: 4000 to 768000 Hz" in message
 
 
-def test_truncated_mp3_fails_at_decode_naming_the_track(manifest_corpus):
+def test_truncated_mp3_is_found_by_the_preflight_and_at_decode(manifest_corpus):
     mp3 = _as_mp3(manifest_corpus, "high_07.wav")
     _truncate(mp3)
     experiment = Experiment.from_config(_config(manifest_corpus))
-    ensure_valid(experiment)  # an MP3 header does not show the cut: only decoding does
+    # The header still declares the whole length: the preflight decodes a few frames near it.
+    with pytest.raises(DataError, match=r"high_07.mp3 is truncated: its header declares"):
+        ensure_valid(experiment)
     unit = next(u for u in extraction_units(experiment) if u.track.id == "audio/high_07.mp3")
     with pytest.raises(AudioError) as raised:
         process_unit(experiment, Store.of(experiment), unit, {})

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 import yaml
 
+from mir_ref import stages
+from mir_ref.config import Experiment
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -30,7 +32,10 @@ class SlowModel:
         return np.sqrt((batch**2).mean(axis=1))[None, :, None, None].astype(np.float32)
 
 
-def _config(folder: Path, *, workers: int) -> Path:
+SLOW = {"type": "python", "class": "tests.test_interrupt:SlowModel", "name": "slow"}
+
+
+def _config(folder: Path, *, workers: int, model: dict = SLOW) -> Path:
     config = {
         "name": "interrupted",
         "output_dir": str(folder / "run"),
@@ -43,7 +48,7 @@ def _config(folder: Path, *, workers: int) -> Path:
                 "tasks": ["pitch_class"],
             }
         ],
-        "models": [{"type": "python", "class": "tests.test_interrupt:SlowModel", "name": "slow"}],
+        "models": [model],
         "embedding": {"window_s": 0.5, "hop_s": 0.5},
         "execution": {"workers": workers},
     }
@@ -118,3 +123,111 @@ def test_ctrl_c_stops_within_two_seconds_and_says_how_to_resume(tmp_path, worker
     assert f"interrupted. Finished work is kept; rerun the same command (-c {config})" in message
     assert "to resume" in message
     assert "Traceback" not in stderr, stderr
+
+
+def _children(pid: int) -> list[int]:
+    """Every process descended from ``pid`` (Linux: read from /proc)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(_stat(int(entry.name))[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        frontier = [child for child, parent in parents.items() if parent in frontier]
+        found += frontier
+    return found
+
+
+def _stat(pid: int) -> list[str]:
+    """``state, ppid, ...`` of a process, from /proc/<pid>/stat."""
+    return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _running(pid: int) -> bool:
+    try:
+        return _stat(pid)[0] != "Z"  # a zombie has exited; only its exit status is left
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, pytest.param(signal.SIGKILL, marks=_STRESS)], ids=["term", "kill"]
+)
+def test_no_child_outlives_a_terminated_or_killed_run_by_five_seconds(tmp_path, signum):
+    """SIGTERM (a scheduler, `kill`) stops a run as Ctrl-C does; after SIGKILL the workers and
+    multiprocessing's resource tracker notice their parent is gone and exit."""
+    config = _config(tmp_path, workers=2)
+    process = _start(config)
+    children: list[int] = []
+    try:
+        _wait_for_entries(tmp_path / "cache", 1, process)
+        children = _children(process.pid)
+        assert len(children) >= 2  # a worker and the resource tracker, at least
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=10)
+        deadline = time.monotonic() + 5
+        while any(map(_running, children)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = [child for child in children if _running(child)]
+    finally:
+        for child in _children(process.pid) + children:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert not left, f"{len(left)} process(es) outlived the run by 5 s"
+    if signum == signal.SIGTERM:
+        assert process.returncode == 143, stderr
+        message = " ".join(stderr.split())
+        assert (
+            f"interrupted. Finished work is kept; rerun the same command (-c {config})" in message
+        )
+        assert "Traceback" not in stderr, stderr
+
+
+_INTERRUPTING_SITECUSTOMIZE = """
+import os
+import signal
+import sys
+
+if os.environ.pop("MIR_REF_TEST_INTERRUPT_IMPORT", None) is not None:
+
+    class _InterruptImport:
+        # Ctrl-C half way through `import torch`: while torch/__init__ imports torch.functional.
+        def find_spec(self, name, path=None, target=None):
+            if name == "torch.functional":
+                sys.meta_path.remove(self)
+                os.kill(os.getpid(), signal.SIGINT)
+            return None
+
+    sys.meta_path.insert(0, _InterruptImport())
+"""
+
+
+def test_ctrl_c_during_import_torch_exits_130_with_the_hint(tmp_path):
+    """Half-imported torch cannot be imported again (it crashes, or raises AttributeError):
+    nothing on the way out may try."""
+    config = _config(tmp_path, workers=1, model={"type": "mfcc", "n_mels": 40})
+    stages.extract(Experiment.from_config(config))  # warm: the run's first torch is training's
+    (tmp_path / "inject").mkdir()
+    (tmp_path / "inject" / "sitecustomize.py").write_text(_INTERRUPTING_SITECUSTOMIZE)
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path / "inject"), str(REPO)]),
+        "MIR_REF_TEST_INTERRUPT_IMPORT": "torch",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "mir_ref", "run", "-c", str(config)],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert f"rerun the same command (-c {config}) to resume" in " ".join(done.stderr.split())

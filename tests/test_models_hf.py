@@ -174,7 +174,28 @@ def test_presets_expand_to_the_adapter_with_hub_ids(preset):
     assert issubclass(cls, HuggingFace)
     defaults = {f.name: f.default for f in dataclasses.fields(cls)}
     assert defaults["model_id"] == PRESETS[preset]["model_id"]
-    assert defaults["trust_remote_code"] is preset.startswith("mert")
+    # MERT's trust is left unset, to be resolved against the model_id actually used.
+    assert defaults["trust_remote_code"] is (None if preset.startswith("mert") else False)
+
+
+@pytest.mark.parametrize(
+    ("spec", "trusted"),
+    [
+        ({}, True),
+        ({"model_id": "someone/else"}, False),
+        ({"model_id": "someone/else", "trust_remote_code": True}, True),
+        ({"trust_remote_code": False}, False),
+    ],
+    ids=["own-hub-id", "other-id", "other-id-trusted-by-the-user", "own-id-distrusted"],
+)
+def test_a_presets_trust_covers_its_own_hub_id_only(monkeypatch, spec, trusted):
+    from mir_ref.models.hf import HuggingFace
+
+    seen = {}
+    # The hub is out of reach here: record the resolved option instead of loading the model.
+    monkeypatch.setattr(HuggingFace, "__post_init__", lambda self: seen.update(model=self))
+    build({"type": "mert-v1-95m", **spec})
+    assert seen["model"].trust_remote_code is trusted
 
 
 def test_preset_offline_says_it_needs_the_internet_or_a_local_path(monkeypatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import signal
 import subprocess
@@ -34,13 +35,13 @@ def leftovers(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and p.name.startswith(".")]
 
 
-def test_put_get_round_trip_is_read_only_and_memory_mapped(store, rng):
+def test_put_get_round_trip_is_read_only(store, rng):
     array = rng.normal(size=(2, 5, 8)).astype(np.float32)
     store.put(KEY, array, meta={"model": "mfcc"})
     assert store.has(KEY) and not store.has(OTHER)
     stored = store.get(KEY)
     np.testing.assert_array_equal(stored, array)
-    assert isinstance(stored, np.memmap) and not stored.flags.writeable
+    assert not stored.flags.writeable
     with pytest.raises(KeyError):
         store.get(OTHER)
     assert store.verify() == []
@@ -222,6 +223,43 @@ def test_reading_a_damaged_entry_is_a_clear_error(store):
             read(KEY)
 
 
+@pytest.mark.parametrize("size", ["small", "large"])
+def test_a_same_size_bit_flip_is_caught_on_every_read(store, rng, size):
+    """Not only by `cache verify`: a read never returns bytes that changed after writing."""
+    shape = (1, 4, 16) if size == "small" else (1, 300, 1024)  # large: memory-mapped
+    store.put(KEY, rng.normal(size=shape).astype(np.float32))
+    path = store.path(KEY)
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0x10
+    path.write_bytes(bytes(data))
+    for read in (store.get, lambda key: store.get_many([key])):
+        with pytest.raises(CacheError, match=f"cache entry {path} is damaged"):
+            read(KEY)
+
+
+def test_a_bit_flip_in_a_packed_entry_is_caught_on_read(store, rng):
+    arrays = filled(store, rng)
+    victim = damage_a_packed_entry(store)
+    with pytest.raises(CacheError, match="damaged"):
+        Store(store.root).get_many([victim.key])
+    healthy = [key for key in arrays if key != victim.key]
+    assert len(Store(store.root).get_many(healthy)) == len(healthy)
+
+
+def test_an_entry_written_before_fast_checksums_is_checked_by_its_sha256(store, rng):
+    store.put(KEY, rng.normal(size=(1, 4, 16)).astype(np.float32))
+    record_path = store.path(KEY).with_suffix(".json")
+    record = json.loads(record_path.read_text())
+    del record["crc32"]
+    record_path.write_text(json.dumps(record))
+    assert store.get(KEY).shape == (1, 4, 16)
+    data = bytearray(store.path(KEY).read_bytes())
+    data[-5] ^= 0x10
+    store.path(KEY).write_bytes(bytes(data))
+    with pytest.raises(CacheError, match="checksum mismatch"):
+        store.get(KEY)
+
+
 def test_no_pickle_object_arrays_are_refused(store):
     with pytest.raises(ValueError):
         store.put(KEY, np.array([{"a": 1}], dtype=object))
@@ -333,13 +371,19 @@ def test_pack_moves_small_entries_into_a_shard_that_reads_the_same(store, rng):
     assert store.pack() == 0  # nothing left to pack
 
 
-def test_a_damaged_shard_entry_is_found_and_repaired(store, rng):
-    arrays = filled(store, rng)
+def damage_a_packed_entry(store: Store) -> store_module.Entry:
+    """Pack the store, then overwrite the last byte of one packed entry; return that entry."""
     store.pack()
     victim = next(e for e in store.entries() if e.packed is not None)
     with open(victim.path, "r+b") as shard:
         shard.seek(victim.packed.offset + victim.packed.length - 1)
         shard.write(b"\xff")
+    return victim
+
+
+def test_a_damaged_shard_entry_is_found_and_repaired(store, rng):
+    arrays = filled(store, rng)
+    victim = damage_a_packed_entry(store)
     problems = store.verify()
     assert len(problems) == 1 and victim.key in problems[0] and "checksum" in problems[0]
     assert store.verify(repair=True)

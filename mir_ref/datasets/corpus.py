@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,10 +190,10 @@ def check_track_options(*, max_tracks: int | None, offset_s: float, clip_s: floa
     """Raise ``ValueError`` (a config error once pydantic wraps it) for impossible values."""
     if max_tracks is not None and max_tracks < 1:
         raise ValueError(f"max_tracks must be at least 1 (got {max_tracks})")
-    if offset_s < 0:
-        raise ValueError(f"offset_s must not be negative (got {offset_s})")
-    if clip_s is not None and clip_s <= 0:
-        raise ValueError(f"clip_s must be positive (got {clip_s})")
+    if not math.isfinite(offset_s) or offset_s < 0:
+        raise ValueError(f"offset_s must be finite seconds, 0 or more (got {offset_s})")
+    if clip_s is not None and not (math.isfinite(clip_s) and clip_s > 0):
+        raise ValueError(f"clip_s must be a finite number of seconds above 0 (got {clip_s})")
 
 
 def apply_track_options(

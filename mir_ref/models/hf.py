@@ -130,8 +130,14 @@ class HuggingFace(EmbeddingModel):
             raise self._remote_code_error()
 
     def _remote_code_error(self) -> ConfigError:
+        preset = getattr(self, "preset_model_id", None)
+        scope = (
+            f" (the preset trusts only its own repository, {preset})"
+            if preset and preset != self.model_id
+            else ""
+        )
         return ConfigError(
-            f"model '{self.model_id}' runs its own Python code from the model repository; "
+            f"model '{self.model_id}' runs its own Python code from the model repository{scope}; "
             "set `trust_remote_code: true` for this model if you trust its source"
         )
 

@@ -14,6 +14,7 @@ import math
 import os
 from typing import TYPE_CHECKING, Any
 
+from mir_ref.atomic import atomic_write_text
 from mir_ref.store import Store, cache_key
 
 if TYPE_CHECKING:
@@ -126,6 +127,5 @@ def write_models_json(experiment: Experiment, speed: dict[str, list[float]]) -> 
         else:
             record["extraction"] = previous.get(entry.name, {}).get("extraction")
         records[entry.name] = record
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(records, indent=2) + "\n")
-    counts_path.write_text(json.dumps(counts, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(path, json.dumps(records, indent=2) + "\n")
+    atomic_write_text(counts_path, json.dumps(counts, indent=2, sort_keys=True) + "\n")

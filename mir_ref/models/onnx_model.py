@@ -30,15 +30,23 @@ def onnx_session(path: Path, *, owner: str) -> Any:
         raise ConfigError(
             f"model '{owner}' needs onnxruntime: pip install onnxruntime==1.32.0"
         ) from None
+    if Path(path).is_dir():
+        raise ConfigError(f"model '{owner}': {path} is a folder; `path` must be a .onnx file")
     if not Path(path).is_file():
         raise ConfigError(f"model '{owner}': ONNX file {path} does not exist")
     options = onnxruntime.SessionOptions()
     # One thread per session: extraction already runs one process per core.
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(
-        str(path), sess_options=options, providers=["CPUExecutionProvider"]
-    )
+    try:
+        return onnxruntime.InferenceSession(
+            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+    except Exception as error:  # onnxruntime raises its own classes for a malformed file
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError(
+            f"model '{owner}': {path} is not a readable ONNX model ({reason})"
+        ) from None
 
 
 def onnx_parameter_count(path: Path) -> int | None:

@@ -21,6 +21,7 @@ from pathlib import Path
 import jinja2
 
 from mir_ref import __version__
+from mir_ref.atomic import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ def write_page(sections: Sequence[Section], out_dir: str | Path, *, title: str) 
         written=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
     path = out_dir / "index.html"
-    path.write_text(page, encoding="utf-8")
+    atomic_write_text(path, page)
     logger.info("wrote %s (%.1f MB)", path, path.stat().st_size / 1e6)
     return path
 

@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
+from mir_ref.atomic import atomic_write
 from mir_ref.config import KEPT_LABELS
 from mir_ref.errors import MirRefError
 from mir_ref.report.tables import INTERVAL, selected_probes
@@ -313,8 +314,7 @@ def plain(text: str) -> str:
 def save(figure: Figure, path: str | Path) -> Path:
     """Render ``figure`` to a PNG at ``path``; returns ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(figure)
-    figure.savefig(path, dpi=_DPI, format="png")
+    atomic_write(path, lambda file: figure.savefig(file, dpi=_DPI, format="png"))
     logger.info("wrote %s", path)
     return path

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from mir_ref.paths import safe_name
 from mir_ref.report import analysis, curves, label_notes, plots, tables
 from mir_ref.report.html import Cell, Row, Section, number
 from mir_ref.report.run_folder import RunFolder
 from mir_ref.results import CLEAN
-from mir_ref.train import safe_name
 
 logger = logging.getLogger(__name__)
 
