@@ -104,9 +104,10 @@ def test_pitch_models_keep_their_pitch_class_scores_when_labels_follow_the_shift
     folder, results = demo
     tasks = json.loads((folder / "run" / "tasks.json").read_text())
     main = {(t["dataset"], t["task"]): t["main_metric"] for t in tasks.values()}
-    summary = tables.summarize(results, main)
+    selection = pd.read_csv(folder / "run" / "selection.csv")
+    summary = tables.summarize(results, main, selection=selection)
     pitch = summary[summary["column"] == "tones/pitch_class"]
-    best = tables.best_clean_probes(summary)
+    best = tables.selected_probes(summary)  # each model's probe, chosen on validation
     best = best[best["column"] == "tones/pitch_class"].set_index("model")
     shifted = pitch[pitch["deformation"] == "pitch_shift"].merge(
         best.reset_index()[["model", "probe"]], on=["model", "probe"]
