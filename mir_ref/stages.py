@@ -6,22 +6,22 @@ chains them. The CLI and the Python API both call these.
 
 from __future__ import annotations
 
-import importlib.metadata
+import contextlib
 import json
 import logging
-import platform
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import soundfile
 import yaml
 
-from mir_ref import progress
+from mir_ref import progress, provenance
 from mir_ref.config import Experiment
 from mir_ref.errors import DataError
-from mir_ref.evaluate import evaluate, test_groups
+from mir_ref.evaluate import evaluate as evaluate_predictions
+from mir_ref.evaluate import test_groups
 from mir_ref.extract import ExtractionStats
 from mir_ref.extract import extract as extract_locally
 from mir_ref.plan import track_rng
@@ -29,11 +29,6 @@ from mir_ref.train import safe_name
 from mir_ref.train import train as train_locally
 
 log = logging.getLogger(__name__)
-
-_PACKAGES = [
-    "mir_ref", "numpy", "scipy", "torch", "librosa", "soundfile", "soxr", "pedalboard",
-    "scikit-learn", "mir_eval", "pandas", "pydantic", "ray",
-]  # fmt: skip
 
 
 def validate(experiment: Experiment, *, audio: bool = True) -> list[str]:
@@ -58,39 +53,57 @@ def ensure_valid(experiment: Experiment) -> None:
         raise DataError(f"the config's data has {len(problems)} problem(s):\n{listing}{more}")
 
 
+@contextlib.contextmanager
+def timed(experiment: Experiment, stage: str) -> Iterator[None]:
+    """Record the seconds the block takes as ``stage`` in ``provenance.json``."""
+    start = time.perf_counter()
+    yield
+    provenance.record_stage(experiment.output_dir, stage, time.perf_counter() - start)
+
+
 def extract(experiment: Experiment) -> ExtractionStats:
     """The extraction stage, on this machine or on Ray (``execution.backend``)."""
-    if experiment.config.execution.backend == "ray":
-        from mir_ref.backends import ray_extract
+    with timed(experiment, "extract"):
+        if experiment.config.execution.backend == "ray":
+            from mir_ref.backends import ray_extract
 
-        return ray_extract.extract(experiment)
-    return extract_locally(experiment)
+            return ray_extract.extract(experiment)
+        return extract_locally(experiment)
 
 
 def train(experiment: Experiment) -> list[Path]:
     """The training stage, on this machine or on Ray (``execution.backend``)."""
-    if experiment.config.execution.backend == "ray":
-        from mir_ref.backends import ray_train
+    with timed(experiment, "train"):
+        if experiment.config.execution.backend == "ray":
+            from mir_ref.backends import ray_train
 
-        return ray_train.train(experiment)
-    return train_locally(experiment)
+            return ray_train.train(experiment)
+        return train_locally(experiment)
+
+
+def evaluate(experiment: Experiment) -> pd.DataFrame:
+    """The evaluation stage (:func:`mir_ref.evaluate.evaluate`)."""
+    with timed(experiment, "evaluate"):
+        return evaluate_predictions(experiment)
+
+
+def prepare(experiment: Experiment) -> None:
+    """The first steps of every run: check the data (:func:`ensure_valid`) and record the
+    config and provenance (:func:`write_provenance`)."""
+    start = time.perf_counter()
+    ensure_valid(experiment)
+    write_provenance(experiment)
+    provenance.record_stage(experiment.output_dir, "validate", time.perf_counter() - start)
 
 
 def write_provenance(experiment: Experiment) -> None:
-    """Save the resolved config and package versions beside the results."""
+    """Save the resolved config, package versions and ``provenance.json`` beside the results
+    (:mod:`mir_ref.provenance`)."""
     out = experiment.output_dir
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yml").write_text(yaml.safe_dump(experiment.resolved(), sort_keys=False))
-    versions: dict[str, Any] = {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-    for package in _PACKAGES:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
-    (out / "versions.json").write_text(json.dumps(versions, indent=2))
+    (out / "versions.json").write_text(json.dumps(provenance.package_versions(), indent=2))
+    provenance.write(experiment)
 
 
 def deform(experiment: Experiment, *, examples: int = 2) -> list[Path]:
@@ -132,18 +145,23 @@ def report(experiment: Experiment) -> list[Path]:
     """Plots and an HTML page from the stored results (nothing is recomputed)."""
     from mir_ref.report.build import write_report
 
-    index = write_report(
-        experiment.output_dir, title=experiment.name, keep_plots=experiment.config.report.plots
-    )
+    with timed(experiment, "report"):
+        index = write_report(
+            experiment.output_dir, title=experiment.name, keep_plots=experiment.config.report.plots
+        )
     log.info("report: %s", index)
     return [index]
 
 
-def run_all(experiment: Experiment) -> pd.DataFrame:
-    """Validate, extract, train, evaluate, compare and report; returns the results table."""
+def run_all(experiment: Experiment, *, prepared: bool = False) -> pd.DataFrame:
+    """Validate, extract, train, evaluate, compare and report; returns the results table.
+
+    ``prepared``: :func:`prepare` has run already (``mir_ref reproduce`` checks the
+    provenance it writes before the heavy work).
+    """
     start = time.perf_counter()
-    ensure_valid(experiment)
-    write_provenance(experiment)
+    if not prepared:
+        prepare(experiment)
     stats: ExtractionStats = extract(experiment)
     train(experiment)
     inputs_key = _outputs_inputs_key(experiment)
@@ -155,10 +173,12 @@ def run_all(experiment: Experiment) -> pd.DataFrame:
 
     # Paired tests and rank intervals on clean audio, so the report can say which gaps are
     # significant and which models are tied for first.
-    compare_models(experiment)
-    rank_models(experiment)
+    with timed(experiment, "compare"):
+        compare_models(experiment)
+        rank_models(experiment)
     # One example track per condition, for the report's listening section.
-    deform(experiment, examples=1)
+    with timed(experiment, "deform"):
+        deform(experiment, examples=1)
     profile = {
         "seconds": round(time.perf_counter() - start, 2),
         "embeddings_computed": stats.computed,
