@@ -448,8 +448,15 @@ class Experiment:
     probes: list[Probe]
 
     @classmethod
-    def from_config(cls, source: str | Path | dict[str, Any] | Config) -> Experiment:
-        """Validate the config and build every component it names."""
+    def from_config(
+        cls, source: str | Path | dict[str, Any] | Config, *, build_models: bool = True
+    ) -> Experiment:
+        """Validate the config and build every component it names.
+
+        ``build_models=False`` leaves the models out (``models`` is empty): for work on stored
+        predictions only, such as ranking the models of merged runs, which should not need
+        every model's weights at hand.
+        """
         config = load_config(source)
         base = config.base_dir
         output_dir = (base / (config.output_dir or Path("runs") / config.name)).resolve()
@@ -484,7 +491,7 @@ class Experiment:
 
         densities = config.embedding.densities()
         models = []
-        for index, spec in enumerate(config.models):
+        for index, spec in enumerate(config.models if build_models else []):
             where = f"models[{index}]"
             model = registry.build("models", spec, where=where, exclude=("name",))
             name = str(spec.get("name") or spec["type"])
