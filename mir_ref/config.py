@@ -434,6 +434,11 @@ def resolve_cache_dir(config: Config | None) -> Path:
     return Path(default).expanduser().resolve()
 
 
+def resolve_output_dir(config: Config) -> Path:
+    """The config's ``output_dir`` (relative to the config file), else ``runs/<name>``."""
+    return (config.base_dir / (config.output_dir or Path("runs") / config.name)).resolve()
+
+
 @dataclass
 class Experiment:
     """A config resolved into components: the grid a run executes."""
@@ -459,7 +464,7 @@ class Experiment:
         """
         config = load_config(source)
         base = config.base_dir
-        output_dir = (base / (config.output_dir or Path("runs") / config.name)).resolve()
+        output_dir = resolve_output_dir(config)
         cache_dir = resolve_cache_dir(config)
 
         datasets: list[Dataset] = []
