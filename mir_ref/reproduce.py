@@ -104,7 +104,7 @@ def _keyed(results: pd.DataFrame) -> pd.DataFrame:
     """Key columns as comparable values: text names, numbers, ``none`` for clean."""
     results = results.copy()
     for column in ("dataset", "task", "model", "layer", "deformation", "probe", "metric"):
-        results[column] = results[column].fillna("none").astype(str)
+        results[column] = results[column].astype("string").fillna("none").astype(str)
     for column in ("window_s", "hop_s", "strength", "train_fraction", "seed"):
         results[column] = pd.to_numeric(results[column], errors="coerce")
     return results
