@@ -179,3 +179,15 @@ def test_results_diff_says_identical_or_lists_the_rows(tmp_path):
     assert other.changed["difference"].iloc[0] == pytest.approx(0.1)
     assert other.only_b["model"].tolist() == ["c"] and other.only_a.empty
     assert "1 of 3 rows differ" in other.summary() and "1 rows only in" in other.summary()
+
+
+def test_validate_refuses_a_misspelt_or_empty_revision(tmp_path):
+    folder = str(hf_tiny.wav2vec2(tmp_path / "w2v"))
+    with pytest.raises(ConfigError, match="did you mean 'revision'"):
+        registry.build(
+            "models", {"type": "huggingface", "model_id": folder, "revison": "main"}, where="m"
+        )
+    with pytest.raises(ConfigError, match="must name a commit, branch or tag"):
+        registry.build(
+            "models", {"type": "huggingface", "model_id": "org/x", "revision": ""}, where="m"
+        )
