@@ -194,6 +194,9 @@ def compare(
         console.print(f"{int(table['significant'].sum())} of {len(table)} differences significant")
 
 
+OptionalConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="The experiment's YAML config.")
+]
 RunsOption = Annotated[
     list[Path] | None,
     typer.Option(
@@ -234,9 +237,7 @@ def _run_folder(config: Path | None, runs: list[Path] | None, merged: Path | Non
 
 @app.command()
 def report(
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="The experiment's YAML config.")
-    ] = None,
+    config: OptionalConfigOption = None,
     run: RunsOption = None,
     merged: MergedOption = None,
     quiet: QuietOption = False,
@@ -283,9 +284,7 @@ class Spread(str, enum.Enum):
 
 @app.command()
 def export(
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="The experiment's YAML config.")
-    ] = None,
+    config: OptionalConfigOption = None,
     run: RunsOption = None,
     merged: MergedOption = None,
     format: Annotated[  # noqa: A002 - the option's name

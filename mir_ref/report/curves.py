@@ -21,6 +21,18 @@ from mir_ref.report.tables import INTERVAL, pareto_front
 _PANELS_PER_ROW = 4
 
 
+def _panels(count: int, *, panel_size: tuple[float, float]) -> tuple[Figure, np.ndarray]:
+    """A figure with ``count`` panels, :data:`_PANELS_PER_ROW` to a row (the rest hidden)."""
+    width = min(count, _PANELS_PER_ROW)
+    height = -(-count // _PANELS_PER_ROW)
+    size = (1.2 + panel_size[0] * max(width, 2), 1.3 + panel_size[1] * height)
+    figure = Figure(figsize=size, layout="constrained")
+    grid = figure.subplots(height, width, squeeze=False)
+    for axes in grid.flat[count:]:
+        axes.set_axis_off()
+    return figure, grid
+
+
 def metric_curves(
     table: pd.DataFrame,
     setting: str,
@@ -59,12 +71,7 @@ def metric_curves(
         table["ci_low"].notna().any()
     )
     has_spread = bool((table["seeds"] > 1).any())
-    width = min(len(columns), _PANELS_PER_ROW)
-    height = -(-len(columns) // _PANELS_PER_ROW)
-    figure = Figure(figsize=(1.2 + 3.5 * max(width, 2), 1.3 + 2.9 * height), layout="constrained")
-    grid = figure.subplots(height, width, squeeze=False)
-    for axes in grid.flat[len(columns) :]:
-        axes.set_axis_off()
+    figure, grid = _panels(len(columns), panel_size=(3.5, 2.9))
     position = {name: index for index, name in enumerate(categories or [])}
 
     for axes, column in zip(grid.flat, columns, strict=False):
@@ -145,12 +152,7 @@ def score_against_cost(
         ``path``.
     """
     columns = list(dict.fromkeys(points["column"]))
-    width = min(len(columns), _PANELS_PER_ROW)
-    height = -(-len(columns) // _PANELS_PER_ROW)
-    figure = Figure(figsize=(1.2 + 3.8 * max(width, 2), 1.3 + 3.2 * height), layout="constrained")
-    grid = figure.subplots(height, width, squeeze=False)
-    for axes in grid.flat[len(columns) :]:
-        axes.set_axis_off()
+    figure, grid = _panels(len(columns), panel_size=(3.8, 3.2))
     for axes, column in zip(grid.flat, columns, strict=False):
         panel = points[points["column"] == column]
         for row in panel.itertuples(index=False):
