@@ -316,7 +316,8 @@ def export(
 ) -> None:
     """Write a paper-ready table of a run (or of several runs, merged) as LaTeX, Markdown or CSV."""
     from mir_ref.atomic import atomic_write
-    from mir_ref.export import FORMATS, export_table, render
+    from mir_ref.export import export_table
+    from mir_ref.table_formats import FORMATS, render
 
     _setup(True)
     folder = _run_folder(config, run, merged)

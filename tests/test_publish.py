@@ -17,12 +17,13 @@ from mir_ref import provenance
 from mir_ref.cli import app
 from mir_ref.config import Experiment
 from mir_ref.errors import MirRefError
-from mir_ref.export import export_table, render
+from mir_ref.export import export_table
 from mir_ref.merge import merge_runs
 from mir_ref.report import tables
 from mir_ref.report.run_folder import RunFolder
 from mir_ref.report.sections import Context
 from mir_ref.stages import run_all
+from mir_ref.table_formats import render
 from tests.conftest import manifest_config, write_manifest_corpus
 
 pytestmark = pytest.mark.slow
