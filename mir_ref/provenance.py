@@ -36,9 +36,17 @@ log = logging.getLogger(__name__)
 
 PROVENANCE_FILE = "provenance.json"
 TRACKS_FILE = "provenance_tracks.csv"
-TRACK_COLUMNS = ["dataset", "track", "split", "group", "labels", "audio_bytes", "audio_mtime_ns"]
-"""Columns of ``provenance_tracks.csv``: one row per track; ``labels`` is JSON; the audio
-columns are empty for generated (synthetic) tracks."""
+TRACK_COLUMNS = [
+    "dataset", "track", "split", "group", "labels", "audio_bytes", "audio_mtime_ns", "generated",
+]  # fmt: skip
+"""Columns of ``provenance_tracks.csv``: one row per track; ``labels`` is JSON; the audio file's
+size and modification time, or for a generated (synthetic) track the digest of what generates
+it (:attr:`~mir_ref.datasets.base.Track.identity`)."""
+
+LABEL_COLUMNS = ["split", "group", "labels"]
+"""What ``labels_sha256`` hashes, besides the track id."""
+AUDIO_COLUMNS = ["audio_bytes", "audio_mtime_ns", "generated"]
+"""What ``audio_sha256`` hashes, besides the track id."""
 
 PACKAGES = [
     "mir_ref", "numpy", "scipy", "torch", "transformers", "huggingface_hub", "onnxruntime",
@@ -117,6 +125,7 @@ def track_rows(dataset: Dataset) -> list[dict[str, Any]]:
                     "labels": json.dumps(track.labels, sort_keys=True, default=str),
                     "audio_bytes": size,
                     "audio_mtime_ns": mtime,
+                    "generated": track.identity if track.generate is not None else None,
                 }
             )
     return rows
@@ -136,16 +145,16 @@ def fingerprint(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """A dataset's fingerprint from its :func:`track_rows`.
 
     ``labels_sha256`` hashes (track id, split, group, labels); ``audio_sha256`` hashes each
-    track's audio file size and modification time (generated tracks: their score, through
-    the labels row) by track id, so that a dataset moved elsewhere keeps both while a
-    relabelled track or a re-encoded file changes one; ``tracks`` counts tracks per split.
+    track's audio file size and modification time (a generated track: what generates it) by
+    track id, so that a dataset moved elsewhere keeps both while a relabelled track or a
+    re-encoded file changes one; ``tracks`` counts tracks per split.
     """
     labels = hashlib.sha256()
     audio = hashlib.sha256()
     for row in rows:
         identity = [row["track"], row["split"], row["group"], row["labels"]]
         labels.update(json.dumps(identity).encode())
-        audio.update(json.dumps([row["track"], row["audio_bytes"], row["audio_mtime_ns"]]).encode())
+        audio.update(json.dumps([row["track"], *(row[c] for c in AUDIO_COLUMNS)]).encode())
     tracks = {split: sum(row["split"] == split for row in rows) for split in SPLITS}
     return {
         "tracks": tracks,
@@ -273,10 +282,6 @@ def differences(
                     f"{packages[1].get(package)} now"
                 )
     return found
-
-
-LABEL_COLUMNS = ["split", "group", "labels"]
-AUDIO_COLUMNS = ["audio_bytes", "audio_mtime_ns"]
 
 
 def changed_tracks(
