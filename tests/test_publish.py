@@ -38,7 +38,13 @@ def _config(corpus, name: str, models: list[str], **overrides) -> dict:
         output_dir=str(corpus.parent / name),
         models=[MODELS[model] for model in models],
         deformations=[{"type": "white_noise", "snr_db": [10]}],
-        protocol={"seeds": 2, "epochs": 20, "patience": 5, "learning_rate": 0.01},
+        protocol={
+            "seeds": 2,
+            "epochs": 20,
+            "patience": 5,
+            "learning_rate": 0.01,
+            "n_bootstrap": 200,
+        },
         execution={"workers": 1},
         **overrides,
     )
@@ -85,7 +91,7 @@ def test_latex_tables_typeset_with_booktabs_alone(runs, tmp_path):
     robustness = render(export_table(runs["full"], table="robustness"), "latex")
     assert main.count("\\textbf{") >= 1 and "\\toprule" in main and "\\bottomrule" in main
     assert "2 seed(s)" in main and "Test items: corpus/genre 4" in main
-    assert "two-level bootstrap" in main and "1000 resamples" in main
+    assert "two-level bootstrap" in main and "200 resamples" in main
     assert "white\\_noise" in robustness and "clean" in robustness
     _compile(main + robustness, tmp_path)
 
