@@ -236,36 +236,261 @@ def compare(
         console.print(f"{int(table['significant'].sum())} of {len(table)} differences significant")
 
 
-@app.command()
-def report(
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="The experiment's YAML config.")
-    ] = None,
-    run: Annotated[
-        Path | None,
-        typer.Option("--run", help="A run's output folder, instead of a config (no cache needed)."),
-    ] = None,
-    quiet: QuietOption = False,
-) -> None:
-    """Write plots and the HTML report from stored results."""
-    from mir_ref import stages
+OptionalConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="The experiment's YAML config.")
+]
+RunsOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--run",
+        help="A run's output folder, instead of a config (no cache needed); several: merged "
+        "into one comparison.",
+    ),
+]
+MergedOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--merged", help="Where several --run are merged (default: <parent>/<run>+<run>)."
+    ),
+]
 
-    if (config is None) == (run is None):
+
+def _run_folder(config: Path | None, runs: list[Path] | None, merged: Path | None) -> Path:
+    """The run folder to read: the config's output folder, the one --run, or several --run
+    merged (:mod:`mir_ref.merge`)."""
+    if (config is None) == (not runs):
         console.print("[red]error:[/] give either --config/-c or --run")
         raise typer.Exit(2)
-    if config is not None:
+    try:
+        if config is not None:
+            from mir_ref.config import load_config, resolve_output_dir
+
+            return resolve_output_dir(load_config(config))
+        if len(runs) == 1:
+            return runs[0]
+        from mir_ref.merge import default_output, merge_runs
+
+        folder = merge_runs(runs, merged or default_output(runs))
+    except MirRefError as error:
+        _fail(error)
+    console.print(f"merged {len(runs)} runs into {escape(str(folder))}", highlight=False)
+    return folder
+
+
+@app.command()
+def report(
+    config: OptionalConfigOption = None,
+    run: RunsOption = None,
+    merged: MergedOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Write plots and the HTML report from stored results (of one run, or several merged)."""
+    from mir_ref import stages
+
+    if config is not None and not run:
         _stage(config, quiet, stages.report)
         return
     from mir_ref.report.build import write_report
 
     _setup(quiet)
+    folder = _run_folder(config, run, merged)
     try:
-        index = write_report(run)
+        index = write_report(folder)
     except MirRefError as error:
-        console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(error)
     if not quiet:
         console.print(f"report: {index}")
+
+
+class ExportFormat(str, enum.Enum):
+    """The values of ``export --format``."""
+
+    latex = "latex"
+    markdown = "markdown"
+    csv = "csv"
+
+
+class ExportTable(str, enum.Enum):
+    """The values of ``export --table``."""
+
+    main = "main"
+    robustness = "robustness"
+
+
+class Spread(str, enum.Enum):
+    """The values of ``export --spread``."""
+
+    ci = "ci"
+    std = "std"
+
+
+@app.command()
+def export(
+    config: OptionalConfigOption = None,
+    run: RunsOption = None,
+    merged: MergedOption = None,
+    format: Annotated[  # noqa: A002 - the option's name
+        ExportFormat, typer.Option("--format", "-f", help="latex (booktabs), markdown or csv.")
+    ] = ExportFormat.latex,
+    table: Annotated[
+        ExportTable, typer.Option(help="main (model x task) or robustness.")
+    ] = ExportTable.main,
+    metric: Annotated[
+        str | None, typer.Option(help="Metric shown; default each task's main metric.")
+    ] = None,
+    deformation: Annotated[
+        str, typer.Option(help="main table: the condition, none (clean) or a deformation.")
+    ] = "none",
+    strength: Annotated[
+        float | None, typer.Option(help="The deformation's strength, when it has several.")
+    ] = None,
+    spread: Annotated[
+        Spread, typer.Option(help="ci: 95% interval of the mean; std: ± std over seeds.")
+    ] = Spread.ci,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="The file to write (default <run>/tables/<table>.<ext>); - for stdout.",
+        ),
+    ] = None,
+) -> None:
+    """Write a paper-ready table of a run (or of several runs, merged) as LaTeX, Markdown or CSV."""
+    from mir_ref.atomic import atomic_write
+    from mir_ref.export import export_table
+    from mir_ref.table_formats import FORMATS, render
+
+    _setup(True)
+    folder = _run_folder(config, run, merged)
+    try:
+        built = export_table(
+            folder,
+            table=table.value,
+            metric=metric,
+            deformation=deformation,
+            strength=strength,
+            spread=spread.value,
+        )
+        text = render(built, format.value)
+    except MirRefError as error:
+        _fail(error)
+    if str(output) == "-":
+        sys.stdout.write(text)
+        return
+    path = output or folder / "tables" / f"{table.value}.{FORMATS[format.value]}"
+    atomic_write(path, lambda file: file.write(text.encode()), durable=False)
+    console.print(f"wrote {escape(str(path))}", highlight=False)
+
+
+@app.command()
+def reproduce(
+    run: Annotated[Path, typer.Argument(help="The run folder to re-run.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="The new run's folder (default: <run>-again)."),
+    ] = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option(help="Embedding cache (default: a new one inside the new run's folder)."),
+    ] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Re-run a run folder from its config and provenance; warn on every input that differs
+    and end with a diff of the two results (exit 1 when they differ)."""
+    from mir_ref.reproduce import reproduce as reproduce_run
+
+    _setup(quiet)
+    try:
+        found = reproduce_run(run, output_dir=output, cache_dir=cache)
+    except MirRefError as error:
+        _fail(error)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted.[/] Finished work is kept; rerun to resume.")
+        raise typer.Exit(130) from None
+    for name, rows in found.changed_tracks.items():
+        # Only the columns that changed somewhere, recorded value beside the new one.
+        shown = ["track"] + [
+            column
+            for before in rows.columns[1::2]
+            if not rows[before].equals(rows[(after := before[: -len("_before")] + "_after")])
+            for column in (before, after)
+        ]
+        _print_frame(f"changed tracks of {name} (recorded → now)", rows[shown])
+    _print_diff(found.diff)
+
+
+@app.command()
+def diff(
+    a: Annotated[Path, typer.Argument(help="A run folder.")],
+    b: Annotated[Path, typer.Argument(help="Another run folder.")],
+) -> None:
+    """Compare two runs' results.csv side by side (and their recorded inputs); exit 1 when the
+    results differ."""
+    from mir_ref import provenance
+    from mir_ref.reproduce import diff_results
+
+    _setup(True)
+    try:
+        found = diff_results(a, b)
+        records = provenance.read(a), provenance.read(b)
+    except MirRefError as error:
+        _fail(error)
+    if all(record is not None for record in records):
+        for difference in provenance.differences(*records):
+            console.print(f"[yellow]inputs differ:[/] {escape(difference)}", highlight=False)
+    _print_diff(found)
+
+
+_SHOWN_ROWS = 40
+
+
+def _print_frame(title: str, frame: Any) -> None:
+    from rich.table import Table
+
+    out = Table(title=title)
+    for column in frame.columns:
+        out.add_column(str(column))
+    for row in frame.head(_SHOWN_ROWS).itertuples(index=False):
+        out.add_row(*(escape(_shown(value)) for value in row))
+    Console().print(out)
+    if len(frame) > _SHOWN_ROWS:
+        Console().print(f"... and {len(frame) - _SHOWN_ROWS} more rows")
+
+
+def _shown(value: Any) -> str:
+    if value is None or value != value:  # NaN
+        return ""
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _print_diff(found: Any) -> None:
+    """The side-by-side diff of two results tables, then its one-line summary (exit 1 when
+    they differ)."""
+    if found.identical:
+        Console().print(found.summary(), highlight=False, soft_wrap=True)
+        return
+    from mir_ref.results import KEY_COLUMNS
+
+    def varying(frame: Any) -> list[str]:
+        """The key columns worth showing: those that vary, and always model, seed, metric."""
+        return [
+            column
+            for column in KEY_COLUMNS
+            if column in ("model", "seed", "metric") or frame[column].astype(str).nunique() > 1
+        ]
+
+    changed = found.changed
+    if not changed.empty:
+        side = changed[[*varying(changed), "value_a", "value_b", "difference"]].rename(
+            columns={"value_a": f"a ({found.a.name})", "value_b": f"b ({found.b.name})"}
+        )
+        _print_frame("rows whose values differ", side)
+    for name, rows in ((found.a, found.only_a), (found.b, found.only_b)):
+        if not rows.empty:
+            _print_frame(f"rows only in {name}", rows[[*varying(rows), "value"]])
+    Console().print(found.summary(), highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
 
 
 @app.command()

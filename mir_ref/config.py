@@ -506,6 +506,13 @@ def resolve_cache_dir(config: Config | None) -> Path:
     return Path(default).expanduser().resolve()
 
 
+def resolve_output_dir(config: Config) -> Path:
+    """The config's ``output_dir`` (relative to the config file), else ``runs/<name>``."""
+    # A safe file name: `name: ..` stays inside runs/.
+    default = Path("runs") / safe_name(config.name)
+    return (config.base_dir / (config.output_dir or default)).resolve()
+
+
 @dataclass
 class Experiment:
     """A config resolved into components: the grid a run executes."""
@@ -520,12 +527,18 @@ class Experiment:
     probes: list[Probe]
 
     @classmethod
-    def from_config(cls, source: str | Path | dict[str, Any] | Config) -> Experiment:
-        """Validate the config and build every component it names."""
+    def from_config(
+        cls, source: str | Path | dict[str, Any] | Config, *, build_models: bool = True
+    ) -> Experiment:
+        """Validate the config and build every component it names.
+
+        ``build_models=False`` leaves the models out (``models`` is empty): for work on stored
+        predictions only, such as ranking the models of merged runs, which should not need
+        every model's weights at hand.
+        """
         config = load_config(source)
         base = config.base_dir
-        default_output = Path("runs") / safe_name(config.name)  # `name: ..` stays in runs/
-        output_dir = (base / (config.output_dir or default_output)).resolve()
+        output_dir = resolve_output_dir(config)
         cache_dir = resolve_cache_dir(config)
 
         datasets: list[Dataset] = []
@@ -561,7 +574,7 @@ class Experiment:
 
         densities = config.embedding.densities()
         models = []
-        for index, spec in enumerate(config.models):
+        for index, spec in enumerate(config.models if build_models else []):
             where = f"models[{index}]"
             model = registry.build("models", spec, where=where, exclude=("name",))
             name = str(spec.get("name") or spec["type"])

@@ -9,6 +9,7 @@ streaming pipeline (:mod:`mir_ref.pipeline`), which gives bit-identical embeddin
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mir_ref import audio as audio_io
+from mir_ref import memory
 from mir_ref.config import Experiment, ModelEntry
 from mir_ref.errors import ComponentError, MirRefError
 from mir_ref.models.base import EmbeddingModel
@@ -33,8 +35,25 @@ class ExtractionStats:
     computed: int = 0
     cached: int = 0
     speed: dict[str, list[float]] = field(default_factory=dict)
-    """Model name → [seconds of audio embedded, seconds spent embedding it] (summed over
-    processes), for the speed in ``models.json``."""
+    """Model name → its :data:`MEASURES` (summed or maxed over processes, :func:`add_speed`),
+    for the speed and peak memory in ``models.json``."""
+
+
+MEASURES = ("audio_s", "compute_s", "peak_added_bytes", "peak_gpu_bytes")
+"""What extraction measures per model: seconds of audio embedded and seconds spent (summed
+over calls and processes), and the most resident memory one embedding call added to its
+process and the most GPU memory allocated (maxed; NaN where unknown)."""
+
+
+def add_speed(totals: dict[str, list[float]], more: dict[str, list[float]]) -> None:
+    """Add the per-model :data:`MEASURES` of ``more`` into ``totals``: times summed, peaks
+    maxed (NaN, unknown, yields to any number)."""
+    for name, measured in more.items():
+        total = totals.setdefault(name, [0.0, 0.0, math.nan, math.nan])
+        total[0] += measured[0]
+        total[1] += measured[1]
+        for index in (2, 3):
+            total[index] = float(np.fmax(total[index], measured[index]))
 
 
 def embed_track(
@@ -153,7 +172,7 @@ def embed_unit(
     """Embed one unit's decoded audio with each of ``models``.
 
     The audio is resampled once per distinct model sample rate and shared by the models that
-    use it. ``speed`` accumulates, per model name, [seconds of audio, seconds spent].
+    use it. ``speed`` accumulates, per model name, the :data:`MEASURES` of the calls.
 
     Returns
     -------
@@ -167,12 +186,17 @@ def embed_unit(
             rate = int(model.model.sample_rate)
             if rate not in resampled:
                 resampled[rate] = audio_io.resample(audio, sample_rate, rate)
-            embeddings = embed_track(
-                model.model, resampled[rate], rate, window_s=model.window_s, hop_s=model.hop_s
-            )
-            totals = speed.setdefault(model.name, [0.0, 0.0])
-            totals[0] += len(audio) / sample_rate
-            totals[1] += time.perf_counter() - start
+            on_gpu = getattr(model.model, "device_name", "cpu") != "cpu"
+            with memory.peak(gpu=on_gpu) as peak:
+                embeddings = embed_track(
+                    model.model, resampled[rate], rate, window_s=model.window_s, hop_s=model.hop_s
+                )
+            seconds = time.perf_counter() - start
+            add_speed(
+                speed,
+                {model.name: [len(audio) / sample_rate, seconds, _nan(peak.added_bytes),
+                              _nan(peak.gpu_bytes)]},
+            )  # fmt: skip
         except MirRefError:
             raise
         except Exception as error:
@@ -187,6 +211,10 @@ def embed_unit(
             )
         results.append((model, embeddings))
     return results
+
+
+def _nan(value: int | None) -> float:
+    return math.nan if value is None else float(value)
 
 
 def entry_meta(unit: ExtractionUnit, model: ModelEntry) -> dict[str, str]:

@@ -37,7 +37,14 @@ import threadpoolctl
 
 from mir_ref import progress
 from mir_ref.config import Experiment, ModelEntry
-from mir_ref.extract import LastTrack, decode_unit, embed_unit, entry_meta, missing_models
+from mir_ref.extract import (
+    LastTrack,
+    add_speed,
+    decode_unit,
+    embed_unit,
+    entry_meta,
+    missing_models,
+)
 from mir_ref.plan import ExtractionUnit
 from mir_ref.preflight import TrackSkipped
 from mir_ref.store import Store
@@ -79,14 +86,6 @@ class _Outcome:
         self.computed += other.computed
         add_speed(self.speed, other.speed)
         self.deferred.extend(positions[i] for i in other.deferred)
-
-
-def add_speed(totals: dict[str, list[float]], more: dict[str, list[float]]) -> None:
-    """Add per-model [seconds of audio, seconds spent] of ``more`` into ``totals``."""
-    for name, (audio_s, compute_s) in more.items():
-        total = totals.setdefault(name, [0.0, 0.0])
-        total[0] += audio_s
-        total[1] += compute_s
 
 
 _DEFERRED = object()
@@ -351,7 +350,7 @@ def run_pipeline(
     Parameters
     ----------
     workers : processes; 1 runs in this process (threads still overlap reading and writing).
-    speed : accumulates, per model name, [seconds of audio, seconds spent embedding].
+    speed : accumulates, per model name, :data:`~mir_ref.extract.MEASURES`.
     """
     if not units:
         return 0  # a warm rerun: start no process and load no library

@@ -169,12 +169,19 @@ def build(kind: str, spec: dict[str, Any], *, where: str, exclude: tuple[str, ..
     return cls(**params)
 
 
+OMIT_DEFAULT = {"omit_default": True}
+"""Field metadata of a parameter added after caches existed: left out of :func:`parameters`
+(so of cache keys) while it holds its default, so that existing entries keep their keys."""
+
+
 def parameters(obj: Any) -> dict[str, Any]:
     """A component's parameters as a plain, JSON-serialisable dict (for cache keys)."""
     if dataclasses.is_dataclass(obj):
         return {
             f.name: getattr(obj, f.name)
             for f in dataclasses.fields(obj)
-            if f.init and not f.name.startswith("_")
+            if f.init
+            and not f.name.startswith("_")
+            and not (f.metadata.get("omit_default") and getattr(obj, f.name) == f.default)
         }
     return {}

@@ -6,24 +6,24 @@ chains them. The CLI and the Python API both call these.
 
 from __future__ import annotations
 
-import importlib.metadata
+import contextlib
 import io
 import json
 import logging
-import platform
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import soundfile
 import yaml
 
-from mir_ref import progress
+from mir_ref import progress, provenance
 from mir_ref.atomic import atomic_write_bytes, atomic_write_text
 from mir_ref.config import Experiment
 from mir_ref.errors import DataError
-from mir_ref.evaluate import evaluate, groups_of_test_tracks
+from mir_ref.evaluate import evaluate as evaluate_predictions
+from mir_ref.evaluate import groups_of_test_tracks
 from mir_ref.extract import ExtractionStats
 from mir_ref.extract import extract as extract_locally
 from mir_ref.paths import safe_name
@@ -32,11 +32,6 @@ from mir_ref.store import cache_key, fast_checksum
 from mir_ref.train import train as train_locally
 
 log = logging.getLogger(__name__)
-
-_PACKAGES = [
-    "mir_ref", "numpy", "scipy", "torch", "librosa", "soundfile", "soxr", "pedalboard",
-    "scikit-learn", "mir_eval", "pandas", "pydantic", "ray",
-]  # fmt: skip
 
 
 def validate(experiment: Experiment, *, audio: bool = True, deep: bool = False) -> list[str]:
@@ -62,39 +57,57 @@ def ensure_valid(experiment: Experiment) -> None:
         raise DataError(f"the config's data has {len(problems)} problem(s):\n{listing}{more}")
 
 
+@contextlib.contextmanager
+def timed(experiment: Experiment, stage: str) -> Iterator[None]:
+    """Record the seconds the block takes as ``stage`` in ``provenance.json``."""
+    start = time.perf_counter()
+    yield
+    provenance.record_stage(experiment.output_dir, stage, time.perf_counter() - start)
+
+
 def extract(experiment: Experiment) -> ExtractionStats:
     """The extraction stage, on this machine or on Ray (``execution.backend``)."""
-    if experiment.config.execution.backend == "ray":
-        from mir_ref.backends import ray_extract
+    with timed(experiment, "extract"):
+        if experiment.config.execution.backend == "ray":
+            from mir_ref.backends import ray_extract
 
-        return ray_extract.extract(experiment)
-    return extract_locally(experiment)
+            return ray_extract.extract(experiment)
+        return extract_locally(experiment)
 
 
 def train(experiment: Experiment) -> list[Path]:
     """The training stage, on this machine or on Ray (``execution.backend``)."""
-    if experiment.config.execution.backend == "ray":
-        from mir_ref.backends import ray_train
+    with timed(experiment, "train"):
+        if experiment.config.execution.backend == "ray":
+            from mir_ref.backends import ray_train
 
-        return ray_train.train(experiment)
-    return train_locally(experiment)
+            return ray_train.train(experiment)
+        return train_locally(experiment)
+
+
+def evaluate(experiment: Experiment) -> pd.DataFrame:
+    """The evaluation stage (:func:`mir_ref.evaluate.evaluate`)."""
+    with timed(experiment, "evaluate"):
+        return evaluate_predictions(experiment)
+
+
+def prepare(experiment: Experiment) -> None:
+    """The first steps of every run: check the data (:func:`ensure_valid`) and record the
+    config and provenance (:func:`write_provenance`)."""
+    start = time.perf_counter()
+    ensure_valid(experiment)
+    write_provenance(experiment)
+    provenance.record_stage(experiment.output_dir, "validate", time.perf_counter() - start)
 
 
 def write_provenance(experiment: Experiment) -> None:
-    """Save the resolved config and package versions beside the results."""
+    """Save the resolved config, package versions and ``provenance.json`` beside the results
+    (:mod:`mir_ref.provenance`)."""
     out = experiment.output_dir
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.yml", yaml.safe_dump(experiment.resolved(), sort_keys=False))
-    versions: dict[str, Any] = {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-    for package in _PACKAGES:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
-    atomic_write_text(out / "versions.json", json.dumps(versions, indent=2))
+    atomic_write_text(out / "versions.json", json.dumps(provenance.package_versions(), indent=2))
+    provenance.write(experiment)
 
 
 def deform(experiment: Experiment, *, examples: int = 2) -> list[Path]:
@@ -137,18 +150,23 @@ def report(experiment: Experiment) -> list[Path]:
     """Plots and an HTML page from the stored results (nothing is recomputed)."""
     from mir_ref.report.build import write_report
 
-    index = write_report(
-        experiment.output_dir, title=experiment.name, keep_plots=experiment.config.report.plots
-    )
+    with timed(experiment, "report"):
+        index = write_report(
+            experiment.output_dir, title=experiment.name, keep_plots=experiment.config.report.plots
+        )
     log.info("report: %s", index)
     return [index]
 
 
-def run_all(experiment: Experiment) -> pd.DataFrame:
-    """Validate, extract, train, evaluate, compare and report; returns the results table."""
+def run_all(experiment: Experiment, *, prepared: bool = False) -> pd.DataFrame:
+    """Validate, extract, train, evaluate, compare and report; returns the results table.
+
+    ``prepared``: :func:`prepare` has run already (``mir_ref reproduce`` checks the
+    provenance it writes before the heavy work).
+    """
     start = time.perf_counter()
-    ensure_valid(experiment)
-    write_provenance(experiment)
+    if not prepared:
+        prepare(experiment)
     stats: ExtractionStats = extract(experiment)
     train(experiment)
     inputs_key = _outputs_inputs_key(experiment)
@@ -160,10 +178,12 @@ def run_all(experiment: Experiment) -> pd.DataFrame:
 
     # Paired tests and rank intervals on clean audio, so the report can say which gaps are
     # significant and which models are tied for first.
-    compare_models(experiment)
-    rank_models(experiment)
+    with timed(experiment, "compare"):
+        compare_models(experiment)
+        rank_models(experiment)
     # One example track per condition, for the report's listening section.
-    deform(experiment, examples=1)
+    with timed(experiment, "deform"):
+        deform(experiment, examples=1)
     profile = {
         "seconds": round(time.perf_counter() - start, 2),
         "embeddings_computed": stats.computed,

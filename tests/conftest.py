@@ -35,6 +35,12 @@ def write_tone(path: Path, frequency_hz: float, *, sample_rate: int = 16000, sec
 @pytest.fixture
 def manifest_corpus(tmp_path: Path) -> Path:
     """A small manifest dataset on disk: 24 tones in two 'genres' (low vs high), with splits."""
+    return write_manifest_corpus(tmp_path)
+
+
+def write_manifest_corpus(tmp_path: Path) -> Path:
+    """Write the :func:`manifest_corpus` tones and manifest under ``tmp_path``; return the
+    manifest's path."""
     rows = ["path,genre,key,tags,bpm,split"]
     splits = ["train"] * 8 + ["validation"] * 2 + ["test"] * 2
     for index in range(24):

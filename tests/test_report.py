@@ -416,7 +416,9 @@ def test_efficiency_reads_models_json_as_a_mapping_or_a_list(tmp_path):
     page = write_report(folder).read_text(encoding="utf-8")
     assert "efficiency" in section_ids(page)
     assert "speed (s of audio per s)" in page and "12 (3 layers)" in page
-    assert (folder / "plots" / "efficiency.png").is_file()
+    assert (folder / "plots" / "efficiency_speed.png").is_file()
+    # mfcc has 0 parameters: nothing to draw on a log axis, so no parameters plot.
+    assert not (folder / "plots" / "efficiency_parameters.png").is_file()
     (folder / "models.json").write_text('{"mfcc": {"parameters": 1000000}}')
     page = write_report(folder).read_text(encoding="utf-8")
     assert "1,000,000" in page

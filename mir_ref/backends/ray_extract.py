@@ -22,7 +22,7 @@ from mir_ref import progress
 from mir_ref.backends.ray_session import RETRIES, connect, share, shared, unwrap, worker_count
 from mir_ref.config import Experiment
 from mir_ref.errors import MirRefError
-from mir_ref.extract import ExtractionStats, finish, process_unit
+from mir_ref.extract import ExtractionStats, add_speed, finish, process_unit
 from mir_ref.pipeline import single_threaded
 from mir_ref.plan import ExtractionUnit, extraction_units
 from mir_ref.store import Store
@@ -141,10 +141,7 @@ def _run(
                 shard_speed = ray.get(done)
             except ray.exceptions.RayError as error:
                 raise unwrap(error, "extraction") from None
-            for name, (audio_s, compute_s) in shard_speed.items():
-                totals = speed.setdefault(name, [0.0, 0.0])
-                totals[0] += audio_s
-                totals[1] += compute_s
+            add_speed(speed, shard_speed)
             advance(size)
             if shards:
                 submit(actor)

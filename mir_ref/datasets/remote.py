@@ -8,7 +8,6 @@ have no ``remotes``; their ``download_hint`` says what to do by hand.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 import tarfile
@@ -18,11 +17,10 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from mir_ref.digests import CHUNK_BYTES, file_checksum
 from mir_ref.errors import DataError
 
 logger = logging.getLogger(__name__)
-
-CHUNK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -43,15 +41,6 @@ class Remote:
     checksum: str
     into: str = "."
     unpack: bool = True
-
-
-def file_checksum(path: Path, algorithm: str) -> str:
-    """The hex digest of a file, read in chunks."""
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def download(name: str, remotes: list[Remote], folder: Path, *, manual: str) -> list[Path]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -32,6 +32,12 @@ class EmbeddingModel:
     def frame_hop_s(self) -> float:
         """Seconds between the model's native frames."""
         raise NotImplementedError
+
+    def provenance(self) -> dict[str, Any]:
+        """What identifies the weights or code this model runs beyond its parameters, for the
+        run's ``provenance.json``: a hub revision, the SHA-256 of a weights file or of a
+        module's source. Empty when the parameters and mir_ref's own code say it all."""
+        return {}
 
     def embed(self, batch: np.ndarray) -> np.ndarray:
         """Embed a batch of waveforms.

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from mir_ref.digests import file_checksum
 from mir_ref.errors import ComponentError, ConfigError
 from mir_ref.models.base import EmbeddingModel
 from mir_ref.models.onnx_model import onnx_parameter_count, onnx_session
@@ -93,6 +94,10 @@ class BasicPitch(EmbeddingModel):
     def parameter_count(self) -> int | None:
         """Weights stored in ``nmp.onnx`` (about 17 k)."""
         return onnx_parameter_count(model_path())
+
+    def provenance(self) -> dict[str, Any]:
+        """The SHA-256 of ``nmp.onnx``."""
+        return {"weights_sha256": file_checksum(model_path())}
 
     def _session(self) -> Any:
         if "session" not in self._runtime:

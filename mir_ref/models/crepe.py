@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from mir_ref.digests import file_checksum
 from mir_ref.errors import ComponentError
 from mir_ref.models.base import EmbeddingModel
 from mir_ref.registry import register
@@ -151,6 +152,10 @@ class Crepe(EmbeddingModel):
     def parameter_count(self) -> int:
         """Weights of the network (about 0.5 M tiny, 22 M full)."""
         return sum(p.numel() for p in _network(self.capacity).parameters())
+
+    def provenance(self) -> dict[str, Any]:
+        """The SHA-256 of the weight file."""
+        return {"weights_sha256": file_checksum(weights_path(self.capacity))}
 
     def _network(self) -> Any:
         if "network" not in self._runtime:

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from mir_ref.digests import file_checksum, folder_checksum, module_checksum
 from mir_ref.errors import ComponentError, ConfigError
 from mir_ref.models.base import EmbeddingModel
 from mir_ref.registry import register
@@ -123,6 +124,16 @@ class Hear(EmbeddingModel):
         """Weights of the loaded model, when it is a PyTorch module."""
         parameters = getattr(self._model(), "parameters", None)
         return sum(p.numel() for p in parameters()) if callable(parameters) else None
+
+    def provenance(self) -> dict[str, Any]:
+        """The SHA-256 of the module's source and of ``model_file`` (a file or a folder)."""
+        record: dict[str, Any] = {"module_sha256": module_checksum(self.module)}
+        if self.model_file is not None:
+            path = Path(self.model_file)
+            record["weights_sha256"] = (
+                folder_checksum(path) if path.is_dir() else file_checksum(path)
+            )
+        return record
 
     def layer_sizes(self) -> dict[str, int]:
         """The size the model declares for the configured embedding."""

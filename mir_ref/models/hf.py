@@ -12,15 +12,16 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from mir_ref.digests import folder_checksum
 from mir_ref.errors import ConfigError
 from mir_ref.models.base import EmbeddingModel
-from mir_ref.registry import register
+from mir_ref.registry import OMIT_DEFAULT, register
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,10 @@ class HuggingFace(EmbeddingModel):
     max_chunk_s : longest chunk fed to raw-waveform models, in seconds; longer windows are
         split and their frames concatenated. Models with a fixed input length (Whisper 30 s,
         AST ~10 s, CLAP 10 s) use their own.
+    revision : the hub revision to load (a commit hash, branch or tag); default the
+        repository's ``main``. The commit actually loaded is recorded in the run's
+        ``provenance.json`` either way; a local folder has no revision (its content hash is
+        recorded instead).
     """
 
     model_id: str = ""
@@ -68,6 +73,7 @@ class HuggingFace(EmbeddingModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
     max_chunk_s: float = 30.0
+    revision: str | None = field(default=None, metadata=OMIT_DEFAULT)
 
     version: ClassVar[str] = "1"
 
@@ -81,16 +87,27 @@ class HuggingFace(EmbeddingModel):
             raise ValueError(f"batch_size: {self.batch_size!r} must be positive")
         if self.max_chunk_s <= 0:
             raise ValueError(f"max_chunk_s: {self.max_chunk_s!r} must be positive")
+        if self.revision is not None and (not self.revision or _is_local(self.model_id)):
+            raise ConfigError(
+                f"model '{self.model_id}': revision: {self.revision!r} "
+                + (
+                    "must name a commit, branch or tag"
+                    if not self.revision
+                    else "pins a hub model; a local folder has none (its content hash is "
+                    "recorded in provenance.json instead)"
+                )
+            )
         self._runtime: dict[str, Any] = {}
         self.layers = self._resolve_layers(self.layers)
 
     # -- configuration ---------------------------------------------------------------------
 
     def _load_kwargs(self) -> dict[str, Any]:
-        return {
+        kwargs = {
             "trust_remote_code": self.trust_remote_code,
             "local_files_only": _is_local(self.model_id),
         }
+        return kwargs if self.revision is None else {**kwargs, "revision": self.revision}
 
     def _pretrained(self, loader: Any, **kwargs: Any) -> Any:
         """``loader.from_pretrained(model_id)`` with errors that name the model and the fix."""
@@ -183,6 +200,16 @@ class HuggingFace(EmbeddingModel):
                 "sizes in separate model entries"
             )
         return list(dict.fromkeys(resolved))
+
+    def provenance(self) -> dict[str, Any]:
+        """The hub commit loaded (and the revision asked for), or a local folder's SHA-256."""
+        if _is_local(self.model_id):
+            return {"folder_sha256": folder_checksum(Path(os.path.expanduser(self.model_id)))}
+        utils = _transformers().utils
+        # The hub cache keeps each file under snapshots/<commit>/: the commit loaded.
+        config_file = utils.cached_file(self.model_id, "config.json", revision=self.revision)
+        commit = utils.hub.extract_commit_hash(config_file, None)
+        return {"revision": commit, "requested_revision": self.revision}
 
     def __getstate__(self) -> dict[str, Any]:
         # Loaded weights stay in the process that loaded them; workers load their own.

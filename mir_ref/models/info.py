@@ -2,8 +2,8 @@
 
 Written by the extraction stage beside the results: per model its sample rate, native frame
 hop and rate, embedding size per layer (read from a stored embedding, so it is what the probes
-saw), parameter count and measured extraction speed. A rerun that computes nothing keeps the
-speed measured before.
+saw), parameter count, measured extraction speed and peak memory. A rerun that computes
+nothing keeps the measures taken before.
 """
 
 from __future__ import annotations
@@ -89,6 +89,11 @@ def model_info(
     }
 
 
+def _megabytes(value: float | None) -> float | None:
+    value = _finite(value)
+    return None if value is None else round(value / 2**20, 1)
+
+
 def _parameter_count(entry: ModelEntry, counts: dict[str, int | None]) -> int | None:
     from mir_ref.plan import component_material
 
@@ -103,8 +108,9 @@ def write_models_json(experiment: Experiment, speed: dict[str, list[float]]) -> 
 
     Parameters
     ----------
-    speed : model name → [seconds of audio embedded, seconds spent], summed over the
-        extraction processes; models absent here keep the speed of an earlier run.
+    speed : model name → :data:`~mir_ref.extract.MEASURES` (seconds of audio embedded,
+        seconds spent, peak memory one call added, peak GPU memory) over the extraction
+        processes; models absent here keep the measures of an earlier run.
     """
     path = experiment.output_dir / "models.json"
     previous = json.loads(path.read_text()) if path.is_file() else {}
@@ -114,7 +120,7 @@ def write_models_json(experiment: Experiment, speed: dict[str, list[float]]) -> 
     records = {}
     for entry in experiment.models:
         record = model_info(experiment, entry, store, counts=counts)
-        audio_s, compute_s = speed.get(entry.name, (0.0, 0.0))
+        audio_s, compute_s, added_bytes, gpu_bytes = speed.get(entry.name, (0.0, 0.0, None, None))
         if compute_s > 0:
             record["extraction"] = {
                 "audio_s": round(audio_s, 3),
@@ -123,6 +129,10 @@ def write_models_json(experiment: Experiment, speed: dict[str, list[float]]) -> 
                 "audio_s_per_s": round(audio_s / compute_s, 3),
                 "device": getattr(entry.model, "device_name", "cpu"),
                 "workers": experiment.config.execution.workers or os.cpu_count(),
+                # The most resident memory one embedding call (its lazy weight loading
+                # included) added to its extraction process; None off Linux.
+                "peak_memory_mb": _megabytes(added_bytes),
+                "peak_gpu_memory_mb": _megabytes(gpu_bytes),
             }
         else:
             record["extraction"] = previous.get(entry.name, {}).get("extraction")

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal
 import librosa
 import numpy as np
 
+from mir_ref.digests import file_checksum
 from mir_ref.errors import ComponentError, ConfigError
 from mir_ref.models.base import EmbeddingModel
 from mir_ref.registry import register
@@ -139,6 +140,10 @@ class Onnx(EmbeddingModel):
     def parameter_count(self) -> int | None:
         """Weights stored in the ONNX file."""
         return onnx_parameter_count(Path(self.path))
+
+    def provenance(self) -> dict[str, Any]:
+        """The SHA-256 of the ONNX file."""
+        return {"weights_sha256": file_checksum(Path(self.path))}
 
     def _feed(self, pieces: np.ndarray) -> np.ndarray:
         if self.input == "log_mel":

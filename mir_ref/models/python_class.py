@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from mir_ref.digests import module_checksum
 from mir_ref.errors import ConfigError
 from mir_ref.models.base import EmbeddingModel
 from mir_ref.registry import register
@@ -168,6 +169,11 @@ class PythonModel(EmbeddingModel):
         """The user model's ``parameter_count()``, when it has one."""
         counter = getattr(self._model(), "parameter_count", None)
         return counter() if callable(counter) else None
+
+    def provenance(self) -> dict[str, Any]:
+        """The SHA-256 of the source of the module that defines the class."""
+        module = self.class_path.rpartition(":" if ":" in self.class_path else ".")[0]
+        return {"module_sha256": module_checksum(module)}
 
     def embed(self, batch: np.ndarray) -> np.ndarray:
         """The user model's ``embed``: ``[batch, samples]`` → ``[layers, batch, frames, dim]``."""

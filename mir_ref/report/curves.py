@@ -16,9 +16,21 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from mir_ref.report.plots import plain, save
-from mir_ref.report.tables import INTERVAL
+from mir_ref.report.tables import INTERVAL, pareto_front
 
 _PANELS_PER_ROW = 4
+
+
+def _panels(count: int, *, panel_size: tuple[float, float]) -> tuple[Figure, np.ndarray]:
+    """A figure with ``count`` panels, :data:`_PANELS_PER_ROW` to a row (the rest hidden)."""
+    width = min(count, _PANELS_PER_ROW)
+    height = -(-count // _PANELS_PER_ROW)
+    size = (1.2 + panel_size[0] * max(width, 2), 1.3 + panel_size[1] * height)
+    figure = Figure(figsize=size, layout="constrained")
+    grid = figure.subplots(height, width, squeeze=False)
+    for axes in grid.flat[count:]:
+        axes.set_axis_off()
+    return figure, grid
 
 
 def metric_curves(
@@ -59,12 +71,7 @@ def metric_curves(
         table["ci_low"].notna().any()
     )
     has_spread = bool((table["seeds"] > 1).any())
-    width = min(len(columns), _PANELS_PER_ROW)
-    height = -(-len(columns) // _PANELS_PER_ROW)
-    figure = Figure(figsize=(1.2 + 3.5 * max(width, 2), 1.3 + 2.9 * height), layout="constrained")
-    grid = figure.subplots(height, width, squeeze=False)
-    for axes in grid.flat[len(columns) :]:
-        axes.set_axis_off()
+    figure, grid = _panels(len(columns), panel_size=(3.5, 2.9))
     position = {name: index for index, name in enumerate(categories or [])}
 
     for axes, column in zip(grid.flat, columns, strict=False):
@@ -123,34 +130,52 @@ def score_against_cost(
     path: str | Path,
     *,
     xlabel: str,
-    ylabel: str,
     title: str,
+    cheap_is_low: bool,
 ) -> Path:
-    """Write a scatter of one score against one cost (speed, size) per model, as a PNG.
+    """Write one scatter per task of the main metric against a cost (size, speed), each
+    model a point, with the Pareto front drawn, as a PNG.
 
     Parameters
     ----------
-    points : columns ``model``, ``cost`` (positive; drawn on a log axis) and ``score``.
+    points : columns ``column`` (the task), ``metric``, ``model``, ``cost`` (positive;
+        drawn on a log axis) and ``score``.
     colors : ``{model: colour}``.
     path : where to write the PNG.
-    xlabel, ylabel, title : the axis labels (with units) and the title.
+    xlabel, title : the cost axis label (with its unit) and the title.
+    cheap_is_low : a lower cost is better (parameters), else a higher one (speed); it sets
+        which models are on the front (:func:`~mir_ref.report.tables.pareto_front`).
 
     Returns
     -------
     Path
         ``path``.
     """
-    figure = Figure(figsize=(7.5, 4.5), layout="constrained")
-    axes = figure.add_subplot()
-    for row in points.itertuples(index=False):
-        color = colors.get(row.model, "#555555")
-        axes.scatter(row.cost, row.score, s=60, color=color, zorder=3)
-        axes.annotate(
-            plain(row.model), (row.cost, row.score), textcoords="offset points", xytext=(6, 4)
-        )
-    axes.set_xscale("log")
-    axes.set_xlabel(xlabel)
-    axes.set_ylabel(ylabel)
-    axes.set_title(plain(title))
-    axes.grid(alpha=0.3)
+    columns = list(dict.fromkeys(points["column"]))
+    figure, grid = _panels(len(columns), panel_size=(3.8, 3.2))
+    for axes, column in zip(grid.flat, columns, strict=False):
+        panel = points[points["column"] == column]
+        for row in panel.itertuples(index=False):
+            color = colors.get(row.model, "#555555")
+            axes.scatter(row.cost, row.score, s=45, color=color, zorder=3)
+            axes.annotate(
+                plain(row.model), (row.cost, row.score), textcoords="offset points",
+                xytext=(5, 3), fontsize="small",
+            )  # fmt: skip
+        front = panel[pareto_front(panel["cost"], panel["score"], cheap_is_low=cheap_is_low)]
+        front = front.sort_values("cost")
+        axes.step(
+            front["cost"], front["score"], where="post" if cheap_is_low else "pre",
+            color="#222222", linestyle="--", linewidth=1, zorder=2,
+        )  # fmt: skip
+        axes.set_xscale("log")
+        axes.set_title(plain(column), fontsize="medium")
+        axes.set_xlabel(xlabel)
+        axes.set_ylabel(plain(panel["metric"].iloc[0]))
+        axes.grid(alpha=0.3)
+    figure.legend(
+        handles=[Line2D([], [], color="#222222", linestyle="--", label="Pareto front")],
+        loc="outside lower center",
+    )
+    figure.suptitle(plain(title))
     return save(figure, path)

@@ -31,12 +31,15 @@ _FIELD_LABELS = {
     "frame_hop_s": "frame hop (s)",
     "extraction.audio_s_per_s": "speed (s of audio per s)",
     "extraction.device": "device",
+    "extraction.peak_memory_mb": "peak memory (MB)",
+    "extraction.peak_gpu_memory_mb": "peak GPU memory (MB)",
 }
 _SPEED_FIELDS = ("extraction.audio_s_per_s", "speed_x_realtime", "audio_s_per_s", "speed")
 
 
 def efficiency(context: Context) -> Section | None:
-    """Parameters, embedding size and extraction speed per model, from ``models.json``."""
+    """Parameters, embedding size, extraction speed and peak memory per model (``models.json``),
+    and per task the main metric against parameters and against speed, with Pareto fronts."""
     entries = _model_entries(context.folder.json("models.json"))
     if not entries:
         return None
@@ -48,44 +51,63 @@ def efficiency(context: Context) -> Section | None:
     section = Section(
         "efficiency",
         "Efficiency",
-        "What each model costs: size, embedding dimension and measured extraction speed, as "
-        "written by the extraction stage (models.json).",
+        "What each model costs: size, embedding dimension, measured extraction speed and peak "
+        "memory, as written by the extraction stage (models.json), and what it buys.",
     )
     speed_field = next((f for f in _SPEED_FIELDS if f in fields), None)
-    if speed_field is not None:
-        points = _score_and_speed(context, entries, speed_field)
-        if not points.empty:
-            path = curves.score_against_cost(
-                points,
-                context.colors,
-                context.plot_path("efficiency"),
-                xlabel="extraction speed (seconds of audio per second, log scale)",
-                ylabel="mean main metric over tasks",
-                title="Score against extraction speed (up and right is better)",
-            )
-            section.figure(
-                path,
-                "Each model's mean over tasks of its clean-audio score (probe, and layer of "
-                "multi-layer models, chosen on validation) against its measured extraction "
-                "speed.",
-            )
+    costs = [
+        ("parameters", "parameters", "parameters (log scale)", True),
+        ("speed", speed_field, "extraction speed (s of audio per s, log scale)", False),
+    ]
+    for name, cost_field, label, cheap_is_low in costs:
+        points = _score_and_cost(context, entries, cost_field) if cost_field else None
+        if points is None or points.empty:
+            continue
+        better = "fewer" if cheap_is_low else "faster"
+        path = curves.score_against_cost(
+            points,
+            context.colors,
+            context.plot_path(f"efficiency_{name}"),
+            xlabel=label,
+            title=f"Score against {name}, per task",
+            cheap_is_low=cheap_is_low,
+        )
+        section.figure(
+            path,
+            f"Per task, each model's clean-audio main metric (probe, and layer of multi-layer "
+            f"models, chosen on validation) against its {name}. Dashed: the Pareto front, the "
+            f"models no other model beats on both score and {name} ({better} is better)."
+            + (
+                " Models without a parameter count (hand-made features) are not drawn."
+                if cheap_is_low
+                else ""
+            ),
+        )
     labels = [_FIELD_LABELS.get(name, name) for name in fields]
     section.table("Per model, from models.json.", ["model", *labels], rows)
     return section
 
 
-def _score_and_speed(
-    context: Context, entries: Mapping[str, Mapping[str, Any]], speed_field: str
+def _score_and_cost(
+    context: Context, entries: Mapping[str, Mapping[str, Any]], cost_field: str
 ) -> pd.DataFrame:
-    """Per model: mean clean score over tasks (layer chosen on validation) and extraction
-    speed."""
+    """Per task and model: the clean main metric (layer chosen on validation) and the
+    model's positive ``cost_field`` from ``models.json``."""
     layers = context.best.assign(model=context.best["base_model"])
-    scores = tables.selected_probes(layers).groupby("model", sort=False)["mean"].mean()
+    best = tables.selected_probes(layers)
     rows = []
-    for model, entry in entries.items():
-        speed = entry.get(speed_field)
-        if model in scores.index and isinstance(speed, (int, float)) and speed > 0:
-            rows.append({"model": model, "cost": float(speed), "score": float(scores[model])})
+    for row in best.itertuples(index=False):
+        cost = entries.get(str(row.model), {}).get(cost_field)
+        if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost > 0:
+            rows.append(
+                {
+                    "column": row.column,
+                    "metric": row.metric,
+                    "model": str(row.model),
+                    "cost": float(cost),
+                    "score": float(row.mean),
+                }
+            )
     return pd.DataFrame(rows)
 
 

@@ -376,6 +376,28 @@ def _mean_height(strengths: pd.Series, values: pd.Series) -> float:
     return float(np.mean(y))
 
 
+def pareto_front(
+    cost: Iterable[float], score: Iterable[float], *, cheap_is_low: bool
+) -> np.ndarray:
+    """Which points no other point beats on both cost and score (higher score is better).
+
+    Parameters
+    ----------
+    cost, score : one value per point.
+    cheap_is_low : a lower cost is better (parameters); otherwise a higher one (speed).
+
+    Returns
+    -------
+    ``[points]`` bool: True on the Pareto front. A point is off it when another is at least
+    as good on both axes and better on one.
+    """
+    cost = np.asarray(list(cost), dtype=float) * (1 if cheap_is_low else -1)
+    score = np.asarray(list(score), dtype=float)
+    better_or_equal = (cost[None, :] <= cost[:, None]) & (score[None, :] >= score[:, None])
+    strictly = (cost[None, :] < cost[:, None]) | (score[None, :] > score[:, None])
+    return ~(better_or_equal & strictly).any(axis=1)
+
+
 def probe_kind(probe: str) -> str:
     """``linear`` for linear probes (``linear``, ``logistic``...), else the name's first word."""
     name = str(probe).split("-")[0].split("(")[0].lower()
