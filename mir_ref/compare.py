@@ -15,6 +15,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -91,6 +92,7 @@ def compare_models(
     metric: str | None = None,
     deformation: str = CLEAN,
     alpha: float = 0.05,
+    files: list[Path] | None = None,
 ) -> pd.DataFrame:
     """Compare every pair of models from stored predictions; write ``comparisons.csv``.
 
@@ -105,6 +107,9 @@ def compare_models(
         skipped.
     deformation : the audio condition compared (``none`` = clean), or ``all``.
     alpha : the family-wise error rate of ``significant``.
+    files : the predictions files to compare; default those the config asks for, each
+        checked to be current (:func:`~mir_ref.train.current_predictions`). A merged run
+        gives the files its runs had checked.
 
     Returns
     -------
@@ -123,7 +128,7 @@ def compare_models(
         log.warning(stats.NO_BOOTSTRAP)
     groups = groups_of_test_tracks(experiment)
     tables = []
-    for family, entries in _stored(experiment, deformation).items():
+    for family, entries in _stored(experiment, deformation, files).items():
         task = tasks[family[:2]]
         name = metric or task.main_metric
         if name not in task.metrics:
@@ -155,7 +160,9 @@ def compare_models(
     return table
 
 
-def rank_models(experiment: Experiment, *, alpha: float = 0.05) -> pd.DataFrame:
+def rank_models(
+    experiment: Experiment, *, alpha: float = 0.05, files: list[Path] | None = None
+) -> pd.DataFrame:
     """Rank every (model, layer) per task on clean audio with rank intervals; write
     ``ranks.csv``.
 
@@ -168,6 +175,7 @@ def rank_models(experiment: Experiment, *, alpha: float = 0.05) -> pd.DataFrame:
     ----------
     experiment : the resolved experiment; its predictions must exist.
     alpha : the family-wise error rate of ``tied_for_first``.
+    files : the predictions files to rank, as for :func:`compare_models`.
 
     Returns
     -------
@@ -178,7 +186,7 @@ def rank_models(experiment: Experiment, *, alpha: float = 0.05) -> pd.DataFrame:
     probe_order = {probe.label(): index for index, probe in enumerate(experiment.probes)}
     groups = groups_of_test_tracks(experiment)
     tables = []
-    for family, entries in _stored(experiment, CLEAN).items():
+    for family, entries in _stored(experiment, CLEAN, files).items():
         task = tasks[family[:2]]
         selected = _selected_on_validation(entries, probe_order)
         chosen = {f"{model}/{layer}": (model, layer, probe) for model, layer, probe in selected}
@@ -210,11 +218,14 @@ def rank_models(experiment: Experiment, *, alpha: float = 0.05) -> pd.DataFrame:
     return table
 
 
-def _stored(experiment: Experiment, deformation: str) -> dict[tuple, _Family]:
+def _stored(
+    experiment: Experiment, deformation: str, files: list[Path] | None
+) -> dict[tuple, _Family]:
     """The stored predictions of the config's tasks under ``deformation`` (or ``all``), by
-    family (:data:`FAMILY_COLUMNS`)."""
+    family (:data:`FAMILY_COLUMNS`): ``files``, else the current ones the config asks for."""
     tasks = {(d.name, t.name) for d in experiment.datasets for t in d.tasks.values()}
-    files = current_predictions(experiment)  # none made from other labels or settings
+    if files is None:
+        files = current_predictions(experiment)  # none made from other labels or settings
     families: dict[tuple, _Family] = defaultdict(dict)
     for path in files:
         meta, per_condition = read_predictions(path)

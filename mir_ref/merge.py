@@ -153,8 +153,11 @@ def merge_runs(runs: list[Path], output_dir: Path) -> Path:
     atomic_write_text(output_dir / provenance.PROVENANCE_FILE, json.dumps(merged, indent=2) + "\n")
     experiment = Experiment.from_config(config, build_models=False)
     # What compares models with each other is computed over all of them, as one run would.
-    compare_models(experiment)
-    rank_models(experiment)
+    # The runs' own predictions, each checked current when its run evaluated them: the merged
+    # config has no models to plan them from.
+    files = sorted((output_dir / "predictions").rglob("*.npz"))
+    compare_models(experiment, files=files)
+    rank_models(experiment, files=files)
     log.info("merged %d runs into %s", len(runs), output_dir)
     return output_dir
 
