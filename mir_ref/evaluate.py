@@ -9,12 +9,21 @@ import numpy as np
 import pandas as pd
 
 from mir_ref import metrics, progress, stats
+from mir_ref.atomic import atomic_write
 from mir_ref.config import Experiment
 from mir_ref.errors import MirRefError
 from mir_ref.results import COLUMNS, KEY_COLUMNS, write_results
 from mir_ref.train import read_predictions
 
 log = logging.getLogger(__name__)
+
+
+LAYER_WEIGHT_COLUMNS = [
+    "dataset", "task", "model", "window_s", "hop_s", "train_fraction", "probe", "seed", "layer",
+    "weight",
+]  # fmt: skip
+"""Columns of ``layer_weights.csv``: per probe of a weighted layer and seed, the softmax
+weight it learned for each of the model's layers (they sum to 1)."""
 
 
 def task_table(experiment: Experiment) -> dict[str, dict]:
@@ -39,7 +48,8 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
     Writes ``results.csv`` / ``.parquet`` (with bootstrap intervals), ``summary.csv`` (mean
     and std over seeds), ``robustness.csv`` (drop from clean audio per deformation strength;
     only when there are deformed rows), ``selection.csv`` (the hyper-parameters each probe
-    selected on validation) and ``tasks.json``.
+    selected on validation), ``layer_weights.csv`` (the layer weights each probe of a
+    weighted layer learned; only when there is one) and ``tasks.json``.
     """
     protocol = experiment.config.protocol
     tasks = {
@@ -53,7 +63,7 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
             f"no predictions under {experiment.output_dir / 'predictions'}; run `mir_ref train` "
             f"first"
         )
-    rows, selections = [], []
+    rows, selections, layer_weights = [], [], []
     with progress.bar("evaluate", len(files)) as advance:
         for path in files:
             meta, per_condition = read_predictions(path)
@@ -81,6 +91,17 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
                         "train_items": meta["selection"]["train_items"],
                     }
                 )
+            layer_weights += [
+                {
+                    **{key: identity[key] for key in LAYER_WEIGHT_COLUMNS[:5]},
+                    "train_fraction": fraction,
+                    "probe": meta["probe"],
+                    "seed": meta["seed"],
+                    "layer": layer,
+                    "weight": weight,
+                }
+                for layer, weight in meta.get("layer_weights", {}).items()
+            ]
             for condition, arrays in zip(meta["conditions"], per_condition, strict=True):
                 y_true, y_score = arrays["y_true"], arrays["y_score"]
                 scores = metrics.compute(task, y_true, y_score)
@@ -120,6 +141,12 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
         robustness.to_csv(output_dir / "robustness.csv", index=False)
     if selections:
         pd.DataFrame(selections).to_csv(output_dir / "selection.csv", index=False)
+    if layer_weights:
+        table = pd.DataFrame(layer_weights, columns=LAYER_WEIGHT_COLUMNS)
+        text = table.to_csv(index=False).encode()
+        atomic_write(output_dir / "layer_weights.csv", lambda file: file.write(text))
+    else:  # a weighted layer of an earlier run is not this run's
+        (output_dir / "layer_weights.csv").unlink(missing_ok=True)
     (output_dir / "tasks.json").write_text(json.dumps(task_table(experiment), indent=2))
     return results
 

@@ -4,7 +4,9 @@ Probes train on clean train/validation audio and predict every test condition (t
 test deformed). A condition with ``apply_to: train`` or ``both`` gets its own probe, trained on
 deformed train/validation audio and tested on clean or deformed test audio. Each (dataset,
 task, model, layer, probe, seed) writes one predictions file (all conditions in it), keyed
-by everything that produced it, so a rerun skips what is done.
+by everything that produced it, so a rerun skips what is done. A model entry with ``weighted:
+true`` has one more layer, ``weighted``: probes that learn layer weights train on all its
+layers at once, and the weights they learn are stored with their predictions.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from mir_ref.plan import component_material, embedding_key
 from mir_ref.probes.bags import Bags
 from mir_ref.probes.base import Probe
 from mir_ref.probes.selection import expand_grid, select
+from mir_ref.results import WEIGHTED_LAYER
 from mir_ref.store import Store, atomic_write, cache_key
 from mir_ref.tasks import Task
 
@@ -87,12 +90,19 @@ class _Items:
         counts = np.bincount(self.owner, minlength=tracks).reshape(-1, *[1] * (scores.ndim - 1))
         return (sums / counts).astype(np.float32)
 
-    def predict(self, probe: Probe, layer_index: int) -> np.ndarray:
+    def predict(self, probe: Probe, layer_index: int | None) -> np.ndarray:
         """Track scores: a probe that pools windows itself gets each track's bag of windows;
         otherwise its item scores are averaged per track."""
+        x = layer_input(self.x, layer_index)
         if probe.takes_bags:
-            return probe.predict(Bags(self.x[layer_index], self.owner))
-        return self.to_tracks(probe.predict(self.x[layer_index]))
+            return probe.predict(Bags(x, self.owner))
+        return self.to_tracks(probe.predict(x))
+
+
+def layer_input(x: np.ndarray, layer_index: int | None) -> np.ndarray:
+    """A probe's input from ``[layers, items, dim]``: one layer's ``[items, dim]``, or with
+    ``layer_index`` None (the weighted layer) every layer, ``[items, layers, dim]``."""
+    return x[layer_index] if layer_index is not None else x.transpose(1, 0, 2)
 
 
 def _features(store: Store, split: _Split, pooling: str, where: str) -> _Items:
@@ -194,7 +204,7 @@ def _fit_grid(
     probe: Probe,
     x: dict[str, np.ndarray],
     y: dict[str, np.ndarray],
-    layer_index: int,
+    layer_index: int | None,
     task: Task,
     seeds: list[int],
     protocol: ProtocolConfig,
@@ -205,7 +215,8 @@ def _fit_grid(
     validation_tracks: np.ndarray,
     workers: int = 1,
 ) -> _GridFit:
-    """Every grid setting × seed of ``probe`` on one layer, and the winner's per-seed probes.
+    """Every grid setting × seed of ``probe`` on one layer (all layers, weighted, with
+    ``layer_index`` None), and the winner's per-seed probes.
 
     The train split is cut to ``fraction`` of its tracks first (all windows of a kept track
     stay, with ``pooling: none``); the winner has the highest validation main metric averaged
@@ -214,8 +225,8 @@ def _fit_grid(
     """
     kept = train_subset(train_tracks, fraction, task_type=task.type, seed=protocol.seed)
     rows = np.flatnonzero(np.isin(train_owner, kept))
-    x_train, y_train = x["train"][layer_index][rows], y["train"][rows]
-    x_validation, y_validation = x["validation"][layer_index], y["validation"]
+    x_train, y_train = layer_input(x["train"], layer_index)[rows], y["train"][rows]
+    x_validation, y_validation = layer_input(x["validation"], layer_index), y["validation"]
     if probe.takes_bags:
         x_train = Bags(x_train, np.searchsorted(kept, train_owner[rows]))
         y_train = train_tracks[kept]
@@ -298,10 +309,15 @@ def train(experiment: Experiment, *, cell: tuple[str, str, str, str] | None = No
         if cell is None or (dataset.name, task.name, model.id) == cell[:3]
     ]
     seeds = list(range(protocol.seed, protocol.seed + protocol.seeds))
-    per_job = len(experiment.probes) * len(protocol.train_fraction) * len(seeds)
+    per_probe = len(protocol.train_fraction) * len(seeds)
     written: list[Path] = []
     trained = skipped = 0
-    total = per_job if cell else sum(len(m.model.layers) for _, _, m in jobs) * per_job
+    total = per_probe * sum(
+        len(probes_of(experiment, layer))
+        for _, _, model in jobs
+        for layer in model.probed_layers
+        if cell is None or layer == cell[3]
+    )
     # Options that change what is trained; seeds are in because the winner is chosen on them.
     trained_by = protocol.model_dump(exclude={"seed", "n_bootstrap", "train_fraction"})
     trained_by["seeds"] = seeds
@@ -336,11 +352,14 @@ def train(experiment: Experiment, *, cell: tuple[str, str, str, str] | None = No
             if len(groups) > 1:
                 fit_keys["fit_deformed"] = [[s.keys for s in g.fit.values()] for g in groups[1:]]
             y_test = {label: _labels(task, split.tracks) for label, split in test.items()}
-            for layer_index, layer in enumerate(model.model.layers):
+            for layer_index, layer in enumerate(model.probed_layers):
                 if cell is not None and layer != cell[3]:
                     continue
+                weighted = layer == WEIGHTED_LAYER
+                index_of_layer = None if weighted else layer_index
                 fractions = protocol.train_fraction
-                for probe, fraction in itertools.product(experiment.probes, fractions):
+                probes = probes_of(experiment, layer)
+                for probe, fraction in itertools.product(probes, fractions):
                     material = {
                         "kind": "predictions",
                         "embeddings": cache_key(
@@ -355,6 +374,8 @@ def train(experiment: Experiment, *, cell: tuple[str, str, str, str] | None = No
                         "protocol": trained_by,
                         "train_fraction": fraction,
                     }
+                    if weighted:
+                        material["layers"] = list(model.model.layers)
                     keys = [cache_key({**material, "seed": seed}) for seed in seeds]
                     parts = [dataset.name, task.name, model.id, layer, probe.label()]
                     if fraction != 1.0:
@@ -377,7 +398,7 @@ def train(experiment: Experiment, *, cell: tuple[str, str, str, str] | None = No
                                 probe,
                                 x_fit,
                                 y_fit,
-                                layer_index,
+                                index_of_layer,
                                 task,
                                 seeds,
                                 protocol,
@@ -399,7 +420,7 @@ def train(experiment: Experiment, *, cell: tuple[str, str, str, str] | None = No
                             clean_fit = grid_fit
                         for per_seed, fitted in zip(scores, grid_fit.probes, strict=True):
                             for label in group.labels:
-                                per_seed[label] = test_items[label].predict(fitted, layer_index)
+                                per_seed[label] = test_items[label].predict(fitted, index_of_layer)
                     for index, seed in enumerate(seeds):
                         meta = {
                             "key": keys[index],
@@ -419,12 +440,25 @@ def train(experiment: Experiment, *, cell: tuple[str, str, str, str] | None = No
                             "epochs": int(getattr(clean_fit.probes[index], "n_epochs_", 0)),
                             "selection": clean_fit.selection,
                         }
+                        if weighted:
+                            weights = clean_fit.probes[index].layer_weights_
+                            meta["layer_weights"] = dict(
+                                zip(model.model.layers, map(float, weights), strict=True)
+                            )
                         _write_predictions(paths[index], meta, test, y_test, scores[index])
                     written.extend(paths)
                     trained += len(seeds)
                     advance(len(seeds))
     log.info("training: %d probes trained, %d found done", trained, skipped)
     return written
+
+
+def probes_of(experiment: Experiment, layer: str) -> list[Probe]:
+    """The probes trained on ``layer``: all of them, or on the weighted layer those that
+    learn layer weights."""
+    if layer != WEIGHTED_LAYER:
+        return list(experiment.probes)
+    return [probe for probe in experiment.probes if probe.learns_layer_weights]
 
 
 def _write_predictions(
