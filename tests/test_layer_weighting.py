@@ -74,7 +74,7 @@ def test_the_weights_find_the_one_layer_that_carries_the_label(rng):
         assert alone.layer_weights_ is None
         score_weighted = accuracy(y_test, weighted.predict(x_test), task)
         score_alone = accuracy(y_test, alone.predict(x_test[:, 1]), task)
-        assert 0.5 < score_alone < 0.99, "the test needs a task that is neither trivial nor hopeless"
+        assert 0.5 < score_alone < 0.99, "neither a trivial nor a hopeless task"
         assert abs(score_weighted - score_alone) <= 0.02, (probe.label(), score_weighted)
 
 
