@@ -205,7 +205,8 @@ def report(
     ] = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Write plots and the HTML report from stored results."""
+    """Write plots and the HTML report from stored results; with a config, first the views
+    of the embeddings (drift, similarity, maps) from the cache."""
     from mir_ref import stages
 
     if (config is None) == (run is None):

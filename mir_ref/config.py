@@ -89,9 +89,17 @@ class ProtocolConfig(_Section):
 
 
 class ReportConfig(_Section):
-    """What the report stage writes."""
+    """What the report stage writes, and which views of the embeddings themselves are made
+    (drift.csv, similarity.csv, maps.csv; ``mir_ref report -c`` makes them from the cache)."""
 
     plots: bool = True
+    # How far each deformation moves the test embeddings (probe-free robustness).
+    drift: bool = True
+    # Linear CKA between every pair of (model, layer) on the clean test embeddings.
+    similarity: bool = True
+    # 2-D maps of the test embeddings per task and model: pca (milliseconds), tsne (about a
+    # second per map); [] for none.
+    maps: list[Literal["pca", "tsne"]] = Field(default_factory=lambda: ["pca"])
 
 
 class ExecutionConfig(_Section):
