@@ -47,10 +47,18 @@ def drift_curves(drift: pd.DataFrame, colors: Mapping[str, str], path: str | Pat
     """
     drift = drift.assign(strength=drift["strength"].fillna(0.0))
     deformations = list(dict.fromkeys(drift["deformation"]))
+    labels = list(dict.fromkeys(drift["label"]))
     width = 1.0 + 3.4 * max(len(deformations), 2)
-    figure = Figure(figsize=(width, 3.6))
+    # The legend below the panels: as many columns as fit, each about 2.2 inches wide.
+    columns = max(1, min(len(labels) + 1, int(width // 2.2)))
+    legend_height = 0.3 * -(-(len(labels) + 1) // columns)
+    height = 3.2 + legend_height
+    figure = Figure(figsize=(width, height))
     grid = figure.subplots(1, len(deformations), squeeze=False)[0]
-    figure.subplots_adjust(left=0.7 / width, right=1 - 0.2 / width, top=0.8, bottom=0.3, wspace=0.3)
+    figure.subplots_adjust(
+        left=0.7 / width, right=1 - 0.2 / width, top=1 - 0.7 / height,
+        bottom=(0.65 + legend_height) / height, wspace=0.3,
+    )  # fmt: skip
     for axes, deformation in zip(grid, deformations, strict=True):
         panel = drift[drift["deformation"] == deformation]
         for label, curve in panel.groupby("label", sort=False):
@@ -76,10 +84,10 @@ def drift_curves(drift: pd.DataFrame, colors: Mapping[str, str], path: str | Pat
     grid[0].set_ylabel("drift (median, band: IQR)")
     handles = [
         Line2D([], [], color=colors.get(label, _GREY), marker="o", markersize=4, label=plain(label))
-        for label in dict.fromkeys(drift["label"])
+        for label in labels
     ]
     handles.append(Line2D([], [], color="grey", linestyle=":", lw=1, label="typical distance"))
-    figure.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), frameon=False)
+    figure.legend(handles=handles, loc="lower center", ncol=columns, frameon=False)
     figure.suptitle(
         plain(f"{drift['dataset'].iloc[0]}: how far the test embeddings move (mild → severe)")
     )
