@@ -43,9 +43,20 @@ def pca_map(
     are 0.
     """
     clean_z, deformed_z = _standardised(clean, deformed)
-    _, _, components = np.linalg.svd(clean_z, full_matrices=False)
-    axes = np.zeros((clean_z.shape[1], 2))
-    kept = components[:2].T  # [dim, ≤ 2]
+    items, dim = clean_z.shape
+    # The principal axes from the eigenvectors of the smaller Gram matrix: a few hundred
+    # tracks of a 768-wide layer cost a [tracks, tracks] problem, not a [768, 768] one.
+    if dim <= items:
+        values, vectors = np.linalg.eigh(clean_z.T @ clean_z)
+        kept = vectors[:, ::-1][:, :2]
+    else:
+        values, vectors = np.linalg.eigh(clean_z @ clean_z.T)
+        kept = clean_z.T @ vectors[:, ::-1][:, :2]
+        kept /= np.maximum(np.linalg.norm(kept, axis=0), np.finfo(float).tiny)
+    # Directions without variance (fewer than two informative ones) are left at 0.
+    variances = values[::-1][: kept.shape[1]]
+    kept = kept * (variances > 1e-9 * variances[0]) if variances[0] > 0 else kept * 0.0
+    axes = np.zeros((dim, 2))
     signs = np.sign(kept[np.abs(kept).argmax(axis=0), np.arange(kept.shape[1])])
     axes[:, : kept.shape[1]] = kept * np.where(signs == 0, 1.0, signs)
     return clean_z @ axes, None if deformed_z is None else deformed_z @ axes

@@ -159,6 +159,12 @@ def test_pca_maps_place_deformed_points_with_the_clean_projection(rng):
     steps = moved - placed
     np.testing.assert_allclose(steps, np.broadcast_to(steps[0], steps.shape), atol=1e-12)
     assert np.linalg.norm(steps[0]) > 0.1
+    # The first two principal components, up to sign, for tall and for wide embeddings.
+    for items, dim in ((40, 6), (20, 64)):
+        x = rng.normal(size=(items, dim)) * np.linspace(3, 0.1, dim)
+        z = (x - x.mean(axis=0)) / x.std(axis=0)
+        reference = z @ np.linalg.svd(z, full_matrices=False)[2][:2].T
+        np.testing.assert_allclose(np.abs(pca_map(x)[0]), np.abs(reference), atol=1e-9)
     # One informative direction only: the second coordinate is 0, not noise.
     line = np.outer(np.arange(10.0), np.ones(3))
     assert np.allclose(pca_map(line)[0][:, 1], 0.0)

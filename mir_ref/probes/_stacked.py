@@ -42,7 +42,8 @@ LAYER_WEIGHT_LEARNING_RATE_SCALE = 10.0
 logit by at most about the learning rate per step, and putting weight 0.9 on one layer of 13
 takes a logit gap of ~4.7: at 1e-3 that is ~5,000 steps, more than a probe's early-stopped
 few hundred, so at the network's own rate the weights would say more about the step budget
-than about the task (measured: 0.6 on the informative layer of 3 after 200 epochs at 1e-2)."""
+than about the task (measured on 3 layers of which one holds the label: an MLP probe stopped
+early with 0.55-0.6 on that layer at its own rate, 0.96-0.97 at 10 times it)."""
 _BATCH_NORM_MOMENTUM, _BATCH_NORM_EPSILON = 0.1, 1e-5
 
 
