@@ -323,7 +323,9 @@ def _pooled(
             track = tracks[keys.index(missing.args[0])]
             raise DataError(
                 f"{where}, condition '{condition.label}': no embedding of track '{track.id}' "
-                "in the cache; run `mir_ref extract` first"
+                "in the cache for the embedding views; run `mir_ref extract` first, or draw "
+                "the views stored earlier with `mir_ref report --run <output_dir>` (no cache "
+                "needed), or turn them off (report: {drift: false, similarity: false, maps: [])"
             ) from None
         vectors += [pool(np.asarray(entry, dtype=np.float32), method) for entry in stored]
     return np.stack(vectors, axis=1)

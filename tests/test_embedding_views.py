@@ -66,19 +66,12 @@ def _run(tmp_path, **report) -> Experiment:
     return experiment
 
 
-def test_the_views_of_a_run(tmp_path, monkeypatch):
+def test_the_views_of_a_run(tmp_path, cache_reads):
     experiment = _run(tmp_path)
     train(experiment)
     evaluate(experiment)
-    reads: dict[str, int] = {}
-    get_many = Store.get_many
-
-    def counted(self, keys):
-        for key in keys:
-            reads[key] = reads.get(key, 0) + 1
-        return get_many(self, keys)
-
-    monkeypatch.setattr(Store, "get_many", counted)
+    reads = cache_reads
+    reads.clear()  # the training stage's reads
     written = analyse(experiment)
     out = experiment.output_dir
     assert [path.name for path in written] == ["drift.csv", "similarity.csv", "maps.csv"]

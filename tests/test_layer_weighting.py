@@ -139,22 +139,14 @@ def _three_layer_run(tmp_path, probes) -> Experiment:
 
 
 def test_a_weighted_model_gets_a_weighted_layer_its_weights_and_one_read_per_track(
-    tmp_path, monkeypatch, caplog
+    tmp_path, cache_reads, caplog
 ):
     with caplog.at_level(logging.WARNING):
         experiment = _three_layer_run(
             tmp_path, [{"type": "linear"}, {"type": "mlp", "hidden": [32]}, {"type": "knn"}]
         )
     assert "cannot learn layer weights" in caplog.text and "knn" in caplog.text
-    reads: dict[str, int] = {}
-    get_many = Store.get_many
-
-    def counted(self, keys):
-        for key in keys:
-            reads[key] = reads.get(key, 0) + 1
-        return get_many(self, keys)
-
-    monkeypatch.setattr(Store, "get_many", counted)
+    reads = cache_reads
     train(experiment)
     # Every embedding is read once for the model's four probed layers, not once per layer.
     assert reads and set(reads.values()) == {1}

@@ -28,6 +28,9 @@ _MAX_ANNOTATED_ENTRIES = 12
 _MAX_LEGEND_LABELS = 12
 _MAP_GAP = 0.12
 """Space between two map panels, as a share of a panel's side."""
+_MAP_PANEL_IN = 2.0
+"""A map panel's side in inches: five across fit the page's width without being scaled down."""
+_MAP_LEGEND_IN = 1.5
 
 
 def drift_curves(drift: pd.DataFrame, colors: Mapping[str, str], path: str | Path) -> Path:
@@ -174,11 +177,17 @@ def embedding_maps(
     tasks = list(dict.fromkeys(points["task"]))
     models = list(dict.fromkeys(points["model"]))
     step = 1.0 + _MAP_GAP
-    width, height = 0.5 + 2.4 * len(models) + 1.9, 0.8 + 2.4 * len(tasks)
+    # Data units: a panel is 1 × 1, _MAP_PANEL_IN inches on the page; the legends to the right.
+    x_low, x_high = -0.08, len(models) * step - _MAP_GAP + _MAP_LEGEND_IN / _MAP_PANEL_IN
+    y_low, y_high = -len(tasks) * step + _MAP_GAP - 0.02, 0.12
+    span_x, span_y = (x_high - x_low) * _MAP_PANEL_IN, (y_high - y_low) * _MAP_PANEL_IN
+    width, height = 0.45 + span_x, 0.75 + span_y
     figure = Figure(figsize=(width, height))
-    axes = figure.add_axes((0.35 / width, 0.1 / height, 1 - 0.45 / width, 1 - 0.8 / height))
+    axes = figure.add_axes((0.35 / width, 0.05 / height, span_x / width, span_y / height))
     axes.set_axis_off()
     frames, clean_xy, clean_colour, moved_xy, moved_colour, links = [], [], [], [], [], []
+    legend_x, legend_y, legend_colour = [], [], []
+    layers = {model: set(rows["layer"].astype(str)) for model, rows in points.groupby("model")}
     for row, task in enumerate(tasks):
         in_task = points[points["task"] == task]
         colour_of, legend = _label_colours(in_task["label"], task_types.get(task, "multiclass"))
@@ -206,16 +215,24 @@ def embedding_maps(
                 moved_xy.append(placed_moved[shown])
                 moved_colour += [c for c, keep in zip(colours, shown, strict=True) if keep]
                 links.append(np.stack([placed[shown], placed_moved[shown]], axis=1))
-            layer = str(clean["layer"].iloc[0]) if len(clean) else ""
-            title = model if layer in ("", "output") else f"{model}/{layer}"
-            axes.text(left + 0.5, bottom + 1.02, plain(title), ha="center", va="bottom",
-                      fontsize="small")  # fmt: skip
+            if len(layers[model]) > 1:  # the best layer differs between tasks: name it here
+                axes.text(left + 0.03, bottom + 0.97, plain(str(clean["layer"].iloc[0])),
+                          va="top", fontsize="x-small", color=_GREY)  # fmt: skip
         right = len(models) * step - _MAP_GAP + 0.05
         spacing = min(0.08, 1.0 / max(len(legend), 1))
-        for index, (label, colour) in enumerate(legend):
-            y = bottom + 1.0 - (index + 0.5) * spacing
-            axes.plot(right, y, "o", color=colour, markersize=4)
+        heights = bottom + 1.0 - (np.arange(len(legend)) + 0.5) * spacing
+        legend_x.append(np.full(len(legend), right))
+        legend_y.append(heights)
+        legend_colour += [colour for _, colour in legend]
+        for y, (label, _) in zip(heights, legend, strict=True):
             axes.text(right + 0.05, y, plain(label), va="center", fontsize="x-small")
+    for column, model in enumerate(models):
+        # One title per column: the model, and its layer when every task shows the same one.
+        [layer] = layers[model] if len(layers[model]) == 1 else [""]
+        title = model if layer in ("", "output") else f"{model}/{layer}"
+        axes.text(column * step + 0.5, 0.02, plain(title), ha="center", va="bottom",
+                  fontsize="small")  # fmt: skip
+    axes.scatter(np.concatenate(legend_x), np.concatenate(legend_y), s=14, c=legend_colour, lw=0)
     axes.add_collection(PatchCollection(frames, facecolor="none", edgecolor="#333333", lw=0.8))
     if links:
         segments = np.concatenate(links)
@@ -226,8 +243,8 @@ def embedding_maps(
     if clean_xy:
         clean_all = np.concatenate(clean_xy)
         axes.scatter(clean_all[:, 0], clean_all[:, 1], s=14, c=clean_colour, lw=0, zorder=3)
-    axes.set_xlim(-0.08, len(models) * step - _MAP_GAP + 1.6 / 2.4 * step)
-    axes.set_ylim(-len(tasks) * step + _MAP_GAP - 0.02, 0.12)
+    axes.set_xlim(x_low, x_high)
+    axes.set_ylim(y_low, y_high)
     moved = points[points["deformation"] != "none"]
     subtitle = "filled: clean"
     if not moved.empty:
