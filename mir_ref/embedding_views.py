@@ -238,7 +238,7 @@ def _map_rows(
             moved = None
             if strongest is not None:
                 moved = moved_on_map[index, strongest.label][layer_index][items]
-            for method in experiment.config.report.maps:
+            for method in dict.fromkeys(experiment.config.report.maps):
                 placed, placed_moved = embedding_maps.project(method, points, moved, seed=seed)
                 identity = {
                     "dataset": dataset.name,
