@@ -148,53 +148,67 @@ def _dataset_views(
                 drifts = drift.drift(
                     embeddings[layer_index], moved[layer_index], scale=scales[layer_index]
                 )
-                median, iqr = drift.median_and_iqr(drifts)
+                row = _drift_row(dataset, model, layer, condition, drifts)
                 if condition in on_map:
-                    map_drift[condition.label].append(median)
+                    map_drift[condition.label].append(row["drift_median"])
                 if settings.drift:
-                    views.drift.append(
-                        {
-                            "dataset": dataset.name,
-                            "model": model.name,
-                            "layer": layer,
-                            "window_s": model.window_s,
-                            "hop_s": model.hop_s,
-                            "deformation": condition.title,
-                            "strength": np.nan
-                            if condition.strength is None
-                            else condition.strength,
-                            "drift_median": median,
-                            "drift_iqr": iqr,
-                            "tracks": len(tracks),
-                        }
-                    )
+                    views.drift.append(row)
             if condition in on_map:
                 moved_on_map[index, condition.label] = moved
         advance()
-    entries = [
-        (index, layer_index, model, layer)
-        for index, model in enumerate(experiment.models)
-        for layer_index, layer in enumerate(model.model.layers)
-    ]
     if settings.similarity:
-        matrix = cka_matrix([clean[index, layer_index] for index, layer_index, _, _ in entries])
-        for (a, (_, _, model_a, layer_a)), (b, (_, _, model_b, layer_b)) in (
-            (first, second) for first in enumerate(entries) for second in enumerate(entries)
-        ):
-            views.similarity.append(
-                {
-                    "dataset": dataset.name,
-                    "model_a": model_a.id,
-                    "layer_a": layer_a,
-                    "model_b": model_b.id,
-                    "layer_b": layer_b,
-                    "cka": matrix[a, b],
-                    "tracks": len(tracks),
-                }
-            )
+        views.similarity += _similarity_rows(experiment, dataset, clean, len(tracks))
     if settings.maps:
         strongest = _strongest(on_map, map_drift)
         views.maps += _map_rows(experiment, dataset, tracks, clean, moved_on_map, strongest, best)
+
+
+def _drift_row(
+    dataset: Dataset, model: ModelEntry, layer: str, condition: Condition, drifts: np.ndarray
+) -> dict[str, Any]:
+    """One row of ``drift.csv``: the median and IQR of the tracks' drifts."""
+    median, iqr = drift.median_and_iqr(drifts)
+    return {
+        "dataset": dataset.name,
+        "model": model.name,
+        "layer": layer,
+        "window_s": model.window_s,
+        "hop_s": model.hop_s,
+        "deformation": condition.title,
+        "strength": np.nan if condition.strength is None else condition.strength,
+        "drift_median": median,
+        "drift_iqr": iqr,
+        "tracks": len(drifts),
+    }
+
+
+def _similarity_rows(
+    experiment: Experiment,
+    dataset: Dataset,
+    clean: dict[tuple[int, int], np.ndarray],
+    tracks: int,
+) -> list[dict[str, Any]]:
+    """The rows of ``similarity.csv`` for one dataset: CKA of every ordered pair of (model,
+    layer), models in config order."""
+    entries = [
+        (model.id, layer, clean[index, layer_index])
+        for index, model in enumerate(experiment.models)
+        for layer_index, layer in enumerate(model.model.layers)
+    ]
+    matrix = cka_matrix([embeddings for _, _, embeddings in entries])
+    return [
+        {
+            "dataset": dataset.name,
+            "model_a": model_a,
+            "layer_a": layer_a,
+            "model_b": model_b,
+            "layer_b": layer_b,
+            "cka": matrix[a, b],
+            "tracks": tracks,
+        }
+        for a, (model_a, layer_a, _) in enumerate(entries)
+        for b, (model_b, layer_b, _) in enumerate(entries)
+    ]
 
 
 def _strongest(on_map: list[Condition], map_drift: dict[str, list[float]]) -> Condition | None:
