@@ -284,7 +284,8 @@ def report(
     merged: MergedOption = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Write plots and the HTML report from stored results (of one run, or several merged)."""
+    """Write plots and the HTML report from stored results (of one run, or several merged);
+    with a config, first the views of the embeddings (drift, similarity, maps) from the cache."""
     from mir_ref import stages
 
     if config is not None and not run:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import logging
 import os
 import re
 import typing
@@ -32,7 +33,10 @@ from mir_ref.models.base import EmbeddingModel
 from mir_ref.paths import colliding_file_names, safe_name
 from mir_ref.probes.base import Probe
 from mir_ref.probes.selection import tunable
+from mir_ref.results import WEIGHTED_LAYER
 from mir_ref.tasks import LabelChange
+
+log = logging.getLogger(__name__)
 
 MAX_CONFIG_BYTES = 1_000_000
 
@@ -89,9 +93,17 @@ class ProtocolConfig(_Section):
 
 
 class ReportConfig(_Section):
-    """What the report stage writes."""
+    """What the report stage writes, and which views of the embeddings themselves are made
+    (drift.csv, similarity.csv, maps.csv; ``mir_ref report -c`` makes them from the cache)."""
 
     plots: bool = True
+    # How far each deformation moves the test embeddings (probe-free robustness).
+    drift: bool = True
+    # Linear CKA between every pair of (model, layer) on the clean test embeddings.
+    similarity: bool = True
+    # 2-D maps of the test embeddings per task and model: pca (milliseconds), tsne (about a
+    # second per map); [] for none.
+    maps: list[Literal["pca", "tsne"]] = Field(default_factory=lambda: ["pca"])
 
 
 class ExecutionConfig(_Section):
@@ -367,7 +379,8 @@ class ModelEntry:
     """A configured embedding model at one embedding density, and its name in results.
 
     ``id`` tells entries apart: the name, with the density appended when the config sweeps
-    more than one (``mfcc@window_s=3,hop_s=0.5``).
+    more than one (``mfcc@window_s=3,hop_s=0.5``). ``weighted`` (the entry's ``weighted:
+    true``) adds a learned weighting of all the model's layers as one more layer to probe.
     """
 
     name: str
@@ -376,9 +389,15 @@ class ModelEntry:
     window_s: float = 3.0
     hop_s: float = 3.0
     id: str = ""
+    weighted: bool = False
 
     def __post_init__(self) -> None:
         self.id = self.id or self.name
+
+    @property
+    def probed_layers(self) -> list[str]:
+        """The layers probes train on: the model's, then :data:`WEIGHTED_LAYER` if weighted."""
+        return [*self.model.layers, *([WEIGHTED_LAYER] if self.weighted else [])]
 
 
 def _path_fields(cls: type) -> set[str]:
@@ -576,12 +595,13 @@ class Experiment:
         models = []
         for index, spec in enumerate(config.models if build_models else []):
             where = f"models[{index}]"
-            model = registry.build("models", spec, where=where, exclude=("name",))
+            model = registry.build("models", spec, where=where, exclude=_ENTRY_KEYS)
             name = str(spec.get("name") or spec["type"])
+            weighted = _weighted(spec, model, where)
             for window_s, hop_s in densities:
                 suffix = f"@window_s={window_s:g},hop_s={hop_s:g}" if len(densities) > 1 else ""
                 models.append(
-                    ModelEntry(name, spec["type"], model, window_s, hop_s, id=name + suffix)
+                    ModelEntry(name, spec["type"], model, window_s, hop_s, name + suffix, weighted)
                 )
         _unique([m.id for m in models], "models", "name")
         _distinct_file_names([m.id for m in models], "models", "model names")
@@ -593,6 +613,14 @@ class Experiment:
         _unique([p.label() for p in probes], "probes", "name")
         _distinct_file_names([p.label() for p in probes], "probes", "probe names")
         _check_grid(config.protocol.grid, probes, config.probes)
+        unweighting = [p.label() for p in probes if not p.learns_layer_weights]
+        if unweighting and any(model.weighted for model in models):
+            log.warning(
+                "probes %s cannot learn layer weights: they are not trained on the '%s' layer "
+                "of the models with weighted: true (linear and mlp are)",
+                ", ".join(unweighting),
+                WEIGHTED_LAYER,
+            )
         return cls(config, config.name, output_dir, cache_dir, datasets, conditions, models, probes)
 
     def resolved(self) -> dict[str, Any]:
@@ -667,6 +695,30 @@ def _distinct_file_names(names: list[str], where: str, what: str) -> None:
             f"('{safe_name(second)}'; only letters, digits and . _ = @ + - are kept, and case "
             "is ignored); rename one of them"
         )
+
+
+_ENTRY_KEYS = ("name", "weighted")
+"""Keys of a ``models`` entry that are not the model's parameters."""
+
+
+def _weighted(spec: dict[str, Any], model: EmbeddingModel, where: str) -> bool:
+    """The entry's ``weighted``, checked: a boolean, on a model of several layers."""
+    weighted = spec.get("weighted", False)
+    if not isinstance(weighted, bool):
+        raise ConfigError(f"{where}.weighted: must be true or false (got {weighted!r})")
+    layers = list(model.layers)
+    if weighted and len(layers) < 2:
+        raise ConfigError(
+            f"{where}.weighted: model '{spec['type']}' gives one layer ({layers[0]!r}); a "
+            "learned weighting needs a model with several layers (e.g. `layers: all` on a "
+            "huggingface model, or random_cnn with depth >= 2)"
+        )
+    if weighted and WEIGHTED_LAYER in layers:
+        raise ConfigError(
+            f"{where}.weighted: model '{spec['type']}' has a layer named '{WEIGHTED_LAYER}', "
+            "the name of the weighted layer's results; leave weighted out"
+        )
+    return weighted
 
 
 def _unique(names: list[str], where: str, what: str) -> None:

@@ -19,6 +19,14 @@ from mir_ref.train import current_predictions, read_predictions
 log = logging.getLogger(__name__)
 
 
+LAYER_WEIGHT_COLUMNS = [
+    "dataset", "task", "model", "window_s", "hop_s", "train_fraction", "probe", "seed", "layer",
+    "weight",
+]  # fmt: skip
+"""Columns of ``layer_weights.csv``: per probe of a weighted layer and seed, the softmax
+weight it learned for each of the model's layers (they sum to 1)."""
+
+
 def task_table(experiment: Experiment) -> dict[str, dict]:
     """``"<dataset>/<task>"`` → type, classes, metrics, main metric (saved as tasks.json)."""
     return {
@@ -70,8 +78,10 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
     with the labels scored, the items left out and each model's in-band SNR; only when there
     are deformed rows), ``equivariance.csv`` (where a pitch shift moved pitch, pitch-class or
     key labels: whether predictions moved with the audio), ``selection.csv`` (the
-    hyper-parameters each probe selected on validation) and ``tasks.json``. Intervals
-    resample the test tracks' groups when the dataset declares them (:func:`groups_of_test_tracks`).
+    hyper-parameters each probe selected on validation), ``layer_weights.csv`` (the layer
+    weights each probe of a weighted layer learned; only when there is one) and
+    ``tasks.json``. Intervals resample the test tracks' groups when the dataset declares them
+    (:func:`groups_of_test_tracks`).
     """
     protocol = experiment.config.protocol
     if protocol.n_bootstrap == 0:
@@ -84,6 +94,7 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
     files = current_predictions(experiment)  # none made from other labels or settings
     groups = groups_of_test_tracks(experiment)
     rows, selections, intervals, label_notes, moves = [], [], [], [], []
+    layer_weights = []
     with progress.bar("evaluate", len(files)) as advance:
         for seeds in _seed_sets(files):
             meta = seeds[0][0]
@@ -102,6 +113,18 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
                 label_notes += condition_notes.label_notes(
                     meta["dataset"], meta["task"], seed_meta["conditions"]
                 )
+            layer_weights += [
+                {
+                    **{key: identity[key] for key in LAYER_WEIGHT_COLUMNS[:5]},
+                    "train_fraction": fraction,
+                    "probe": meta["probe"],
+                    "seed": seed_meta["seed"],
+                    "layer": layer,
+                    "weight": weight,
+                }
+                for seed_meta, _, _ in seeds
+                for layer, weight in seed_meta.get("layer_weights", {}).items()
+            ]
             for index, condition in enumerate(meta["conditions"]):
                 strength = condition["strength"]
                 where = {
@@ -175,6 +198,13 @@ def evaluate(experiment: Experiment) -> pd.DataFrame:
         (output_dir / equivariance.EQUIVARIANCE_FILE).unlink(missing_ok=True)
     if selections:
         write_csv(pd.DataFrame(selections), output_dir / "selection.csv")
+    if layer_weights:
+        write_csv(
+            pd.DataFrame(layer_weights, columns=LAYER_WEIGHT_COLUMNS),
+            output_dir / "layer_weights.csv",
+        )
+    else:  # a weighted layer of an earlier run is not this run's
+        (output_dir / "layer_weights.csv").unlink(missing_ok=True)
     atomic_write_text(output_dir / "tasks.json", json.dumps(task_table(experiment), indent=2))
     return results
 

@@ -160,7 +160,7 @@ def build(kind: str, spec: dict[str, Any], *, where: str, exclude: tuple[str, ..
                 listing = ", ".join(sorted(fields)) or "none"
                 raise ConfigError(
                     f"{where}.{key}: unknown parameter of {kind[:-1]} '{spec['type']}'"
-                    f"{did_you_mean(key, fields)} (parameters: {listing})"
+                    f"{did_you_mean(key, fields | set(exclude))} (parameters: {listing})"
                 )
         try:
             return pydantic.TypeAdapter(cls).validate_python(params)

@@ -34,6 +34,9 @@ KEY_COLUMNS = COLUMNS[: COLUMNS.index("value")]
 """The columns that identify a row (everything before ``value``)."""
 CLEAN = "none"
 """The ``deformation`` of rows measured on undeformed audio."""
+WEIGHTED_LAYER = "weighted"
+"""The ``layer`` of rows measured on a learned weighted sum of a model's layers (a model
+entry's ``weighted: true``)."""
 
 
 def write_results(results: pd.DataFrame, output_dir: Path) -> None:

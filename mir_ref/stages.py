@@ -147,10 +147,13 @@ def deform(experiment: Experiment, *, examples: int = 2) -> list[Path]:
 
 
 def report(experiment: Experiment) -> list[Path]:
-    """Plots and an HTML page from the stored results (nothing is recomputed)."""
+    """The views of the embeddings the config's report section asks for (drift, similarity,
+    maps: from the cache), then plots and an HTML page from the stored outputs."""
+    from mir_ref.embedding_views import analyse
     from mir_ref.report.build import write_report
 
     with timed(experiment, "report"):
+        analyse(experiment)
         index = write_report(
             experiment.output_dir, title=experiment.name, keep_plots=experiment.config.report.plots
         )

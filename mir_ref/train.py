@@ -4,7 +4,9 @@ Probes train on clean train/validation audio and predict every test condition (t
 test deformed). A condition with ``apply_to: train`` or ``both`` gets its own probe, trained on
 deformed train/validation audio and tested on clean or deformed test audio. Each (dataset,
 task, model, layer, probe, seed) writes one predictions file (all conditions in it), keyed
-by everything that produced it, so a rerun skips what is done.
+by everything that produced it, so a rerun skips what is done. A model entry with ``weighted:
+true`` has one more layer, ``weighted``: probes that learn layer weights train on all its
+layers at once, and the weights they learn are stored with their predictions.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from mir_ref.plan import ConditionLabels, component_material, condition_labels, 
 from mir_ref.probes.bags import Bags
 from mir_ref.probes.base import Probe
 from mir_ref.probes.selection import expand_grid, select
+from mir_ref.results import WEIGHTED_LAYER
 from mir_ref.store import Store, atomic_write, cache_key
 from mir_ref.tasks import Task
 
@@ -86,12 +89,19 @@ class _Items:
         counts = np.bincount(self.owner, minlength=tracks).reshape(-1, *[1] * (scores.ndim - 1))
         return (sums / counts).astype(np.float32)
 
-    def predict(self, probe: Probe, layer_index: int) -> np.ndarray:
+    def predict(self, probe: Probe, layer_index: int | None) -> np.ndarray:
         """Track scores: a probe that pools windows itself gets each track's bag of windows;
         otherwise its item scores are averaged per track."""
+        x = layer_input(self.x, layer_index)
         if probe.takes_bags:
-            return probe.predict(Bags(self.x[layer_index], self.owner))
-        return self.to_tracks(probe.predict(self.x[layer_index]))
+            return probe.predict(Bags(x, self.owner))
+        return self.to_tracks(probe.predict(x))
+
+
+def layer_input(x: np.ndarray, layer_index: int | None) -> np.ndarray:
+    """A probe's input from ``[layers, items, dim]``: one layer's ``[items, dim]``, or with
+    ``layer_index`` None (the weighted layer) every layer, ``[items, layers, dim]``."""
+    return x[layer_index] if layer_index is not None else x.transpose(1, 0, 2)
 
 
 def _features(store: Store, split: _Split, pooling: str, where: str) -> _Items:
@@ -201,7 +211,7 @@ def _fit_grid(
     probe: Probe,
     x: dict[str, np.ndarray],
     y: dict[str, np.ndarray],
-    layer_index: int,
+    layer_index: int | None,
     task: Task,
     seeds: list[int],
     protocol: ProtocolConfig,
@@ -212,7 +222,8 @@ def _fit_grid(
     validation_tracks: np.ndarray,
     workers: int = 1,
 ) -> _GridFit:
-    """Every grid setting × seed of ``probe`` on one layer, and the winner's per-seed probes.
+    """Every grid setting × seed of ``probe`` on one layer (all layers, weighted, with
+    ``layer_index`` None), and the winner's per-seed probes.
 
     The train split is cut to ``fraction`` of its tracks first (all windows of a kept track
     stay, with ``pooling: none``); the winner has the highest validation main metric averaged
@@ -221,8 +232,8 @@ def _fit_grid(
     """
     kept = train_subset(train_tracks, fraction, task_type=task.type, seed=protocol.seed)
     rows = np.flatnonzero(np.isin(train_owner, kept))
-    x_train, y_train = x["train"][layer_index][rows], y["train"][rows]
-    x_validation, y_validation = x["validation"][layer_index], y["validation"]
+    x_train, y_train = layer_input(x["train"], layer_index)[rows], y["train"][rows]
+    x_validation, y_validation = layer_input(x["validation"], layer_index), y["validation"]
     if probe.takes_bags:
         x_train = Bags(x_train, np.searchsorted(kept, train_owner[rows]))
         y_train = train_tracks[kept]
@@ -361,7 +372,8 @@ def _task_cells(
 class _PredictionsJob:
     """One (layer, probe, train fraction) of a task cell: one predictions file per seed."""
 
-    layer_index: int
+    layer_index: int | None
+    """The layer's row in the embeddings; None for the weighted layer (every row)."""
     layer: str
     probe: Probe
     fraction: float
@@ -380,7 +392,7 @@ def _predictions_jobs(
     trained_by["seeds"] = seeds
     shared = task_cell.key_material()
     model, task = task_cell.model, task_cell.task
-    layers = model.model.layers
+    layers = model.probed_layers
     for other, name in colliding_file_names(str(name) for name in layers):
         raise ConfigError(
             f"{task_cell.where}: layers '{other}' and '{name}' would share one predictions "
@@ -389,7 +401,9 @@ def _predictions_jobs(
     for layer_index, layer_name in enumerate(layers):
         if layer is not None and layer_name != layer:
             continue
-        for probe, fraction in itertools.product(experiment.probes, protocol.train_fraction):
+        weighted = layer_name == WEIGHTED_LAYER
+        probes = probes_of(experiment, layer_name)
+        for probe, fraction in itertools.product(probes, protocol.train_fraction):
             material = {
                 "kind": "predictions",
                 **shared,
@@ -404,11 +418,13 @@ def _predictions_jobs(
                 "protocol": trained_by,
                 "train_fraction": fraction,
             }
+            if weighted:
+                material["layers"] = list(model.model.layers)
             parts = [task_cell.dataset.name, task.name, model.id, layer_name, probe.label()]
             if fraction != 1.0:
                 parts.append(f"fraction{fraction:g}")
             yield _PredictionsJob(
-                layer_index,
+                None if weighted else layer_index,
                 layer_name,
                 probe,
                 fraction,
@@ -528,10 +544,15 @@ def train(experiment: Experiment, *, cell: tuple[str, str, str, str] | None = No
         if cell is None or (dataset.name, task.name, model.id) == cell[:3]
     ]
     seeds = _seeds(protocol)
-    per_job = len(experiment.probes) * len(protocol.train_fraction) * len(seeds)
+    per_probe = len(protocol.train_fraction) * len(seeds)
     written: list[Path] = []
     trained = skipped = 0
-    total = per_job if cell else sum(len(m.model.layers) for _, _, m in jobs) * per_job
+    total = per_probe * sum(
+        len(probes_of(experiment, layer))
+        for _, _, model in jobs
+        for layer in model.probed_layers
+        if cell is None or layer == cell[3]
+    )
     # One thread-count switch for the whole stage instead of one per fit and per predict.
     with progress.bar("train", total) as advance, _OneThreadOnceNeeded() as one_thread:
         for task_cell in _task_cells(experiment, cell=cell):
@@ -616,6 +637,11 @@ def train(experiment: Experiment, *, cell: tuple[str, str, str, str] | None = No
                         "epochs": int(getattr(clean_fit.probes[index], "n_epochs_", 0)),
                         "selection": clean_fit.selection,
                     }
+                    if job.layer_index is None:  # the weighted layer: what it learned
+                        weights = clean_fit.probes[index].layer_weights_
+                        meta["layer_weights"] = dict(
+                            zip(task_cell.model.model.layers, map(float, weights), strict=True)
+                        )
                     _write_predictions(
                         paths[index], meta, task, test, task_cell.y_test, scores[index]
                     )
@@ -624,6 +650,14 @@ def train(experiment: Experiment, *, cell: tuple[str, str, str, str] | None = No
                 advance(len(seeds))
     log.info("training: %d probes trained, %d found done", trained, skipped)
     return written
+
+
+def probes_of(experiment: Experiment, layer: str) -> list[Probe]:
+    """The probes trained on ``layer``: all of them, or on the weighted layer those that
+    learn layer weights."""
+    if layer != WEIGHTED_LAYER:
+        return list(experiment.probes)
+    return [probe for probe in experiment.probes if probe.learns_layer_weights]
 
 
 def _condition_record(condition: Condition, labels: ConditionLabels) -> dict[str, Any]:

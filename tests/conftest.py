@@ -95,6 +95,24 @@ def embed_calls(monkeypatch) -> dict:
     return calls
 
 
+@pytest.fixture
+def cache_reads(monkeypatch) -> dict[str, int]:
+    """Counts the reads of each cache key through ``Store.get_many`` (the training stage's and
+    the embedding views' reads) in this process: ``{key: reads}``, filled as reads happen."""
+    from mir_ref.store import Store
+
+    reads: dict[str, int] = {}
+    get_many = Store.get_many
+
+    def counted(self, keys):
+        for key in keys:
+            reads[key] = reads.get(key, 0) + 1
+        return get_many(self, keys)
+
+    monkeypatch.setattr(Store, "get_many", counted)
+    return reads
+
+
 def imports_in_fresh_interpreter(code: str, module: str) -> bool:
     """Whether running ``code`` in a new Python process imports ``module``."""
     check = f"{code}\nimport sys\nprint({module!r} in sys.modules)\n"

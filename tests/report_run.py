@@ -4,7 +4,8 @@
 optional input the report reads: CI columns, train-fraction and hop sweeps, a multi-layer model,
 stored predictions, ``comparisons.csv``, ``robustness.csv`` (with the in-band SNR of noise,
 2 dB above nominal for the encoder), ``equivariance.csv``, ``models.json``, ``profile.json``,
-``versions.json``, ``config.yml`` and deformed example WAVs.
+``versions.json``, ``config.yml``, deformed example WAVs, the embedding views
+(``drift.csv``, ``similarity.csv``, ``maps.csv``) and ``layer_weights.csv``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ ALL_SECTIONS = [
     "probe-size",
     "density",
     "layers",
+    "similarity",
+    "maps",
     "data-efficiency",
     "pitch-key",
     "pitch-equivariance",
@@ -177,6 +180,7 @@ def make_run_folder(
             t = np.arange(int(22050 * seconds)) / 22050
             audio = 0.3 * np.sin(2 * np.pi * 440 * t)[:, None] * np.ones((1, 2))
             soundfile.write(folder / f"{track}.wav", audio.astype(np.float32), 22050)
+    write_embedding_views(root, tasks, layered, rng)
     return root
 
 
@@ -253,6 +257,70 @@ def write_statistics(root: Path, results: pd.DataFrame) -> None:
                 }
             )  # fmt: skip
     pd.DataFrame(rows).to_csv(root / "ranks.csv", index=False)
+
+
+def write_embedding_views(
+    root: Path, tasks: dict[str, dict], layered: dict[str, list[str]], rng: np.random.Generator
+) -> None:
+    """``drift.csv``, ``similarity.csv``, ``maps.csv`` and ``layer_weights.csv`` as the
+    embedding views and the training stage write them: drift grows with the deformation's
+    severity, every (model, layer) has a CKA with every other, each task has a PCA map of 24
+    test items per model (clean and at white noise 0 dB), and ``encoder`` has learned weights
+    that favour its last layer."""
+    entries = [(model, layer) for model, layers in layered.items() for layer in layers]
+    drift = [
+        {
+            "dataset": DATASET, "model": model, "layer": layer, "window_s": 3.0, "hop_s": 0.5,
+            "deformation": deformation, "strength": strength,
+            "drift_median": (0.3 - 0.01 * strength) * (1 + index), "drift_iqr": 0.1,
+            "tracks": 24,
+        }
+        for index, (model, layer) in enumerate(entries)
+        for deformation, strength, _ in CONDITIONS[1:]
+    ]  # fmt: skip
+    pd.DataFrame(drift).to_csv(root / "drift.csv", index=False)
+    cka = rng.uniform(0.1, 0.9, (len(entries), len(entries)))
+    cka = (cka + cka.T) / 2
+    np.fill_diagonal(cka, 1.0)
+    similarity = [
+        {
+            "dataset": DATASET, "model_a": a[0], "layer_a": a[1], "model_b": b[0],
+            "layer_b": b[1], "cka": cka[i, j], "tracks": 24,
+        }
+        for (i, a), (j, b) in itertools.product(enumerate(entries), repeat=2)
+    ]  # fmt: skip
+    pd.DataFrame(similarity).to_csv(root / "similarity.csv", index=False)
+    points = []
+    for entry in tasks.values():
+        classes = entry["classes"] or ["60", "90", "120"]
+        for model, layers in layered.items():
+            clean = rng.normal(size=(24, 2))
+            for deformation, strength, xy in (
+                ("none", np.nan, clean),
+                ("white_noise", 0.0, clean + rng.normal(0, 0.5, clean.shape)),
+            ):
+                for item, (x, y) in enumerate(xy):
+                    points.append(
+                        {
+                            "dataset": DATASET, "task": entry["task"], "model": model,
+                            "layer": layers[-1], "method": "pca", "deformation": deformation,
+                            "strength": strength, "track": f"t{item}", "x": x, "y": y,
+                            "label": classes[item % len(classes)],
+                        }
+                    )  # fmt: skip
+    pd.DataFrame(points).to_csv(root / "maps.csv", index=False)
+    weights = []
+    for entry, probe, seed in itertools.product(tasks.values(), PROBES, SEEDS):
+        raw = np.array([0.5, 1.0, 3.0]) + rng.uniform(0, 0.2, 3)
+        for layer, weight in zip(LAYERS[::-1], raw / raw.sum(), strict=True):
+            weights.append(
+                {
+                    "dataset": DATASET, "task": entry["task"], "model": "encoder",
+                    "window_s": 3.0, "hop_s": 0.5, "train_fraction": 1.0, "probe": probe,
+                    "seed": seed, "layer": layer, "weight": weight,
+                }
+            )  # fmt: skip
+    pd.DataFrame(weights).to_csv(root / "layer_weights.csv", index=False)
 
 
 def write_predictions(

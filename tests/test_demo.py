@@ -60,6 +60,12 @@ def test_demo_writes_every_output(demo):
         "equivariance_tones_key.png",
     ):
         assert (run / "plots" / name).stat().st_size > 10_000, name
+    for name in ("drift.csv", "similarity.csv", "maps.csv", "layer_weights.csv"):
+        assert len(pd.read_csv(run / name)) > 0, name
+    for name in ("drift_tones", "similarity_tones", "maps_tones_pca", "layer_weights"):
+        assert (run / "plots" / f"{name}.png").stat().st_size > 10_000, name
+    page = (run / "report" / "index.html").read_text(encoding="utf-8")
+    assert '<section id="similarity">' in page and '<section id="maps">' in page
     resolved = yaml.safe_load((run / "config.yml").read_text())
     assert resolved["cache_dir"] == str(folder / "cache")
     assert json.loads((run / "versions.json").read_text())["torch"].startswith("2.13.0")
@@ -149,3 +155,29 @@ def test_second_run_extracts_nothing_and_gives_identical_results(demo, embed_cal
     second = run_all(_demo(folder, workers=1))
     assert embed_calls["n"] == 0
     pd.testing.assert_frame_equal(first, second)
+
+
+def test_demo_shows_the_embeddings_themselves(demo):
+    folder, results = demo
+    run = folder / "run"
+    # The untrained CNN's two blocks, and a weighting of both learned per task and probe.
+    cnn = results[results.model == "random_cnn"]
+    assert set(cnn.layer) == {"block1", "block2", "weighted"}
+    weights = pd.read_csv(run / "layer_weights.csv")
+    assert set(weights.model) == {"random_cnn"} and set(weights.layer) == {"block1", "block2"}
+    assert set(weights.task) == set(results.task)
+    assert (weights.groupby(["task", "probe", "seed"]).weight.sum() - 1).abs().max() < 1e-6
+
+    drift = pd.read_csv(run / "drift.csv")
+    # Chroma scales each frame to a maximum of 1: a gain does not move it.
+    chroma_gain = drift[(drift.model == "chroma") & (drift.deformation == "gain")]
+    assert (chroma_gain.drift_median < 1e-6).all()
+    noise = drift[drift.deformation == "white_noise"]
+    for model in ("mfcc", "chroma", "mel-stats"):
+        medians = noise[noise.model == model].sort_values("strength", ascending=False)
+        assert (medians.drift_median.diff().dropna() > 0).all(), model
+
+    # MFCCs are a linear transform (a DCT) of the log-mel bands; chroma sees something else.
+    similarity = pd.read_csv(run / "similarity.csv").set_index(["model_a", "model_b"]).cka
+    assert similarity["mfcc", "mel-stats"] > 0.8
+    assert similarity["mfcc", "chroma"] < 0.5

@@ -18,7 +18,7 @@ import pytest
 import soundfile
 
 from mir_ref.errors import MirRefError
-from mir_ref.report import analysis, tables
+from mir_ref.report import analysis, embedding_tables, tables
 from mir_ref.report.build import write_report
 from mir_ref.report.listening import wav_data_uri
 from mir_ref.report.plots import heatmap, model_colors
@@ -435,3 +435,84 @@ def test_a_deformation_without_strength_is_summarized_and_drawn(tmp_path, rng):
     assert set(ranking["deformation"]) == {"reverb"} and ranking["area"].notna().all()
     colors = model_colors(summary["model"])
     assert_png(robustness(summary, "toy_genres/genre", colors, tmp_path / "reverb.png"))
+
+
+# --- the embeddings themselves ---------------------------------------------------------------
+
+
+def _one_condition_results(kept: dict[str, float]) -> pd.DataFrame:
+    """Results of one task: each model scores 0.8 on clean audio and 0.8 × kept under white
+    noise at 10 dB."""
+    rows = []
+    for model, share in kept.items():
+        for deformation, strength, value in (
+            ("none", np.nan, 0.8),
+            ("white_noise", 10.0, 0.8 * share),
+        ):
+            rows.append(("toy_genres", "genre", model, "output", deformation, strength, "linear", 0)
+                        + ("accuracy", value))  # fmt: skip
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _drift(moved: dict[str, float]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"dataset": "toy_genres", "model": model, "layer": "output", "window_s": 3.0,
+             "hop_s": 3.0, "deformation": "white_noise", "strength": 10.0, "drift_median": value,
+             "drift_iqr": 0.1, "tracks": 30}
+            for model, value in moved.items()
+        ]
+    )  # fmt: skip
+
+
+def test_each_model_gets_one_sentence_on_probe_robustness_against_drift():
+    kept = {"probe_held": 0.97, "read_moves": 0.5, "shows": 0.4, "steady": 0.99, "sunk": -2.0}
+    moved = {"probe_held": 0.9, "read_moves": 0.1, "shows": 1.4, "steady": 0.05, "sunk": 2.0}
+    summary = tables.summarize(_one_condition_results(kept), {("toy_genres", "genre"): "accuracy"})
+    contrast = embedding_tables.drift_contrast(
+        summary, embedding_tables.labelled_drift(_drift(moved))
+    )
+    finding = dict(zip(contrast.model, contrast.finding, strict=True))
+    assert set(finding) == set(kept)
+    assert finding["probe_held"].endswith("robust through the probe, not in the embedding.")
+    assert (
+        "move 0.90 of the typical distance" in finding["probe_held"]
+        and "97%" in finding["probe_held"]
+    )
+    assert finding["read_moves"].endswith("small moves along what the probes read.")
+    assert finding["shows"].endswith("the movement shows in the scores.")
+    assert finding["steady"].endswith("robust in the embedding itself.")
+    # A score below zero keeps nothing of the clean score, not a negative share.
+    assert "keep 0% of their clean score" in finding["sunk"]
+    assert all(text.count(". ") == 0 for text in finding.values())  # one sentence each
+
+
+def test_drift_is_labelled_like_the_robustness_curves_at_the_default_density():
+    drift = pd.concat([_drift({"mfcc": 0.2}), _drift({"mfcc": 0.4}).assign(hop_s=0.5)])
+    layered = _drift({"enc": 0.3, "other": 0.1}).assign(model="enc", layer=["l1", "l2"])
+    labelled = embedding_tables.labelled_drift(pd.concat([drift, layered]))
+    assert sorted(labelled.label) == ["enc/l1", "enc/l2", "mfcc"]
+    assert labelled.set_index("label").loc["mfcc", "drift_median"] == 0.2  # hop 3 s, as results
+
+
+def test_layer_order_puts_the_weighted_layer_last():
+    assert tables.layer_order(["weighted", "10", "2", "0"]) == ["0", "2", "10", "weighted"]
+    assert tables.layer_order(["zeta", "weighted", "alpha"]) == ["alpha", "zeta", "weighted"]
+
+
+def test_the_report_shows_drift_similarity_maps_and_layer_weights(tmp_path):
+    folder = make_run_folder(tmp_path / "run", tasks=("tempo",))
+    page = write_report(folder).read_text(encoding="utf-8")
+    ids = section_ids(page)
+    assert ids.index("layers") < ids.index("similarity") < ids.index("maps")
+    for name in ("drift_toy", "similarity_toy", "maps_toy_pca", "layer_weights"):
+        assert_png(folder / "plots" / f"{name}.png")
+    robustness = page.split('<section id="robustness">')[1].split("</section>")[0]
+    assert "embedding drift, probe-free" in robustness
+    assert "Probe robustness against embedding drift" in robustness
+    # The drift figure follows its dataset's last robustness figure.
+    assert robustness.index("toy/tempo: top") < robustness.index("embedding drift, probe-free")
+    layers = page.split('<section id="layers">')[1].split("</section>")[0]
+    assert "Which layers each task uses" in layers
+    # A copied run folder keeps its views: the report needs no cache to draw them.
+    assert "linear CKA over 24 test tracks" in page and "one row per task" in page

@@ -29,6 +29,14 @@ if find_chromium() is None:
     pytest.skip("Chromium or ChromeDriver is missing (make browser)", allow_module_level=True)
 
 IMAGES = "Array.from(document.images).map(image => [image.naturalWidth, image.naturalHeight])"
+CAPTIONS = "Array.from(document.images).filter(image => image.naturalWidth > 0).map(i => i.alt)"
+EMBEDDING_VIEWS = {
+    "drift": "embedding drift, probe-free",
+    "similarity": "linear CKA over",
+    "maps": "one row per task",
+    "layer weights": "Which layers each task uses",
+}
+"""A phrase of each embedding view's figure caption (the image's alt text)."""
 SECTIONS = "Array.from(document.querySelectorAll('section')).map(section => section.id)"
 AUDIO = "Array.from(document.querySelectorAll('audio')).map(audio => audio.src.slice(0, 22))"
 # Each player's duration once its metadata is decoded (NaN if it never decodes).
@@ -53,6 +61,7 @@ def open_report(index: Path) -> dict:
                 url for url in report.requests if not url.startswith(("data:", "file:"))
             ],
             "images": browser.evaluate(IMAGES),
+            "decoded": browser.evaluate(CAPTIONS),
             "sections": browser.evaluate(SECTIONS),
             "audio": browser.evaluate(AUDIO),
             "durations": browser.evaluate(DURATIONS),
@@ -110,6 +119,8 @@ def test_every_section_with_data_renders_cleanly(tmp_path):
     seen = open_report(index)
     assert_clean_page(seen)
     assert seen["sections"] == ALL_SECTIONS
+    for view, phrase in EMBEDDING_VIEWS.items():
+        assert any(phrase in caption for caption in seen["decoded"]), view
     page = index.read_text(encoding="utf-8")
     assert "95% CI" in page and "p (vs runner-up)" in page and "0.0040" in page  # p_holm
     # Two example tracks × four conditions, inlined.
@@ -133,8 +144,11 @@ def test_a_small_run_reports_in_the_browser_and_again_without_the_cache(tmp_path
     index = experiment.output_dir / "report" / "index.html"
     seen = open_report(index)
     assert_clean_page(seen)
-    expected = ["overview", "robustness", "probe-size", "pitch-key", "per-class", "listening"]
+    expected = ["overview", "robustness", "probe-size", "similarity", "maps", "pitch-key"]
+    expected += ["per-class", "listening"]
     assert set(expected) <= set(seen["sections"])
+    for view in ("drift", "similarity", "maps"):  # the run's views, from the cache
+        assert any(EMBEDDING_VIEWS[view] in caption for caption in seen["decoded"]), view
     assert seen["sections"] == [name for name in ALL_SECTIONS if name in seen["sections"]]
     assert seen["audio"]
 

@@ -16,6 +16,7 @@ import ray
 from mir_ref import progress
 from mir_ref.backends.ray_session import RETRIES, connect, share, shared, unwrap
 from mir_ref.config import Experiment
+from mir_ref.train import probes_of
 from mir_ref.train import train as train_locally
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def grid_cells(experiment: Experiment) -> list[Cell]:
         for dataset in experiment.datasets
         for task in dataset.tasks.values()
         for model in experiment.models
-        for layer in model.model.layers
+        for layer in model.probed_layers
     ]
 
 
@@ -51,14 +52,16 @@ def train(experiment: Experiment) -> list[Path]:
     connect(execution)
     protocol = experiment.config.protocol
     cells = grid_cells(experiment)
-    per_cell = len(experiment.probes) * len(protocol.train_fraction) * protocol.seeds
+    per_probe = len(protocol.train_fraction) * protocol.seeds
+    per_cell = {cell: len(probes_of(experiment, cell[3])) * per_probe for cell in cells}
     box = share(experiment)
     options = {"num_cpus": execution.num_cpus_per_worker, "max_retries": RETRIES}
     futures = [_train_cell.options(**options).remote(box, cell) for cell in cells]
+    cell_of = dict(zip(futures, cells, strict=True))
     log.info("training on Ray: %d task(s), one per (dataset, task, model, layer)", len(cells))
     written: dict[ray.ObjectRef, list[str]] = {}
     try:
-        with progress.bar("train", len(cells) * per_cell) as advance:
+        with progress.bar("train", sum(per_cell.values())) as advance:
             remaining = list(futures)
             while remaining:
                 [done], remaining = ray.wait(remaining, num_returns=1)
@@ -66,7 +69,7 @@ def train(experiment: Experiment) -> list[Path]:
                     written[done] = ray.get(done)
                 except ray.exceptions.RayError as error:
                     raise unwrap(error, "training") from None
-                advance(per_cell)
+                advance(per_cell[cell_of[done]])
     finally:
         for future in futures:
             if future not in written:

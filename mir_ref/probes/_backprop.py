@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 def is_plain(network: StackedNetwork) -> bool:
     """Whether :func:`losses_and_gradient` can train ``network``."""
-    return not network.batch_norm and not network.attention
+    return not network.batch_norm and not network.attention and not network.layers
 
 
 def losses_and_gradient(

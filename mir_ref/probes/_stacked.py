@@ -10,6 +10,12 @@ With ``attention`` set, each network first pools a bag of windows ``[windows, in
 vector with learned attention (attention-based multiple-instance learning, Ilse et al. 2018):
 weights ``softmax_w(v · tanh(x_w V + c))`` over the bag's windows, padding masked out.
 
+With ``layers`` set, each input item is ``[layers, in]``: several layers of one embedding model,
+which each network first mixes into one vector with learned weights ``softmax(a)`` over the
+layers (the weighted sum of SUPERB, Yang et al. 2021, and MARBLE), ``a`` starting at zero
+(equal weights) and learned with the rest of the network, at
+:data:`LAYER_WEIGHT_LEARNING_RATE_SCALE` times its learning rate.
+
 Each network draws its initial weights, batch order and dropout masks from its own
 ``torch.Generator``, in the same order as a network trained alone, so network ``c`` of a
 stack computes what a stack of one with the same setting computes (up to floating-point
@@ -31,6 +37,13 @@ from mir_ref.probes import _backprop as backprop
 
 # Adam's constants, as torch.optim.Adam's defaults.
 _BETA1, _BETA2, _EPSILON = 0.9, 0.999, 1e-8
+LAYER_WEIGHT_LEARNING_RATE_SCALE = 10.0
+"""How much faster than the rest of a network its layer-mixing logits learn. Adam moves each
+logit by at most about the learning rate per step, and putting weight 0.9 on one layer of 13
+takes a logit gap of ~4.7: at 1e-3 that is ~5,000 steps, more than a probe's early-stopped
+few hundred, so at the network's own rate the weights would say more about the step budget
+than about the task (measured on 3 layers of which one holds the label: an MLP probe stopped
+early with 0.55-0.6 on that layer at its own rate, 0.96-0.97 at 10 times it)."""
 _BATCH_NORM_MOMENTUM, _BATCH_NORM_EPSILON = 0.1, 1e-5
 
 
@@ -61,9 +74,10 @@ class StackedNetwork:
     :attr:`flat`, so that an Adam update, a restack or a copy of the best state costs a
     handful of tensor operations whatever the number of layers. Views of it give, per layer,
     a weight ``[C, in, out]`` and bias ``[C, 1, out]``; with batch norm, per hidden layer a
-    scale and shift ``[C, 1, out]``; with ``attention`` units, the attention pooling's
-    ``V [C, in, attention]``, ``c [C, 1, attention]`` and ``v [C, attention, 1]``. Running
-    batch-norm statistics (``buffers``) are used in evaluation mode.
+    scale and shift ``[C, 1, out]``; with ``layers``, the layer-mixing logits ``[C, 1,
+    layers]``; with ``attention`` units, the attention pooling's ``V [C, in, attention]``,
+    ``c [C, 1, attention]`` and ``v [C, attention, 1]``. Running batch-norm statistics
+    (``buffers``) are used in evaluation mode.
     """
 
     def __init__(
@@ -74,18 +88,24 @@ class StackedNetwork:
         dropout: float = 0.0,
         batch_norm: bool = False,
         attention: int = 0,
+        layers: int = 0,
     ) -> None:
         self.sizes = list(sizes)
         self.dropout = dropout
         self.batch_norm = batch_norm
         self.attention = attention
+        self.layers = layers
         self.generators = generators
         n_networks, hidden = len(generators), sizes[1:-1]
         # (offset, rows, columns) of each learned tensor in a row of ``flat``: weights,
-        # biases, batch-norm scales and shifts, then the attention pooling's V, c and v.
+        # biases, batch-norm scales and shifts, the layer-mixing logits, then the attention
+        # pooling's V, c and v (always last).
         shapes = [*pairwise(sizes), *((1, n_out) for n_out in sizes[1:])]
         if batch_norm:
             shapes += [(1, size) for size in hidden] * 2
+        self._mix_index = len(shapes)
+        if layers:
+            shapes.append((1, layers))
         if attention:
             shapes += [(sizes[0], attention), (1, attention), (attention, 1)]
         self._layout: list[tuple[int, int, int]] = []
@@ -94,6 +114,10 @@ class StackedNetwork:
             self._layout.append((offset, rows, columns))
             offset += rows * columns
         self.flat = torch.empty(n_networks, offset)
+        if layers:
+            # Equal weights to start, as SUPERB's featurizer; nothing is drawn, so the
+            # generators give the other weights what they give a network without mixing.
+            self._views(self._mix_index, 1)[0].zero_()
         if attention:
             # As nn.Linear(in, attention) then nn.Linear(attention, 1, bias=False), drawn first
             # because the pooling comes first.
@@ -181,8 +205,10 @@ class StackedNetwork:
 
         With attention pooling, inputs are bags: ``[n, windows, in]`` or ``[C, n, windows,
         in]``, and ``mask`` (``[n, windows]`` or ``[C, n, windows]``) marks the real windows.
+        With ``layers``, each item (or window) is ``[layers, in]`` instead of ``[in]``.
         """
-        x = self._attend(inputs, mask) if self.attention else inputs
+        x = self._mix(inputs) if self.layers else inputs
+        x = self._attend(x, mask) if self.attention else x
         weights, biases = self.weights, self.biases
         scales, shifts = self.scales, self.shifts
         last = len(weights) - 1
@@ -208,6 +234,25 @@ class StackedNetwork:
                 )
                 x = x * keep / (1.0 - self.dropout)
         return x
+
+    def mixing_columns(self) -> slice:
+        """The columns of :attr:`flat` that hold the layer-mixing logits (empty without
+        ``layers``)."""
+        offset, rows, columns = self._layout[self._mix_index] if self.layers else (0, 0, 0)
+        return slice(offset, offset + rows * columns)
+
+    def layer_weights(self) -> torch.Tensor:
+        """``[C, layers]`` each network's softmax weights over the input layers."""
+        return torch.softmax(self._views(self._mix_index, 1)[0][:, 0, :], dim=1)
+
+    def _mix(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Items of ``[layers, in]`` → per-network ``[C, ..., in]``, the weighted sum of the
+        layers."""
+        weights = self.layer_weights()
+        shared = inputs.dim() == 3 + bool(self.attention)
+        if shared:
+            return torch.einsum("cl,...ld->c...d", weights, inputs)
+        return torch.einsum("cl,c...ld->c...d", weights, inputs)
 
     def _attend(self, bags: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         """Bags → ``[C, n, in]``, each the attention-weighted mean of its real windows."""
@@ -258,6 +303,7 @@ class StackedNetwork:
         single = object.__new__(StackedNetwork)
         single.sizes, single.dropout, single.batch_norm = self.sizes, self.dropout, self.batch_norm
         single.attention, single._layout = self.attention, self._layout
+        single.layers, single._mix_index = self.layers, self._mix_index
         single.load([t[index : index + 1] for t in self.state], [self.generators[index]])
         return single
 
@@ -314,6 +360,7 @@ def train_stacked(
     epochs: int,
     patience: int,
     attention: int = 0,
+    layers: int = 0,
     mask: torch.Tensor | None = None,
     validation_mask: torch.Tensor | None = None,
 ) -> StackedFit:
@@ -321,13 +368,14 @@ def train_stacked(
 
     Networks that stop (early stopping or a non-finite loss) leave the stack at the end of
     the epoch, so the stack costs no more arithmetic than training each network alone.
-    Plain stacks (no batch norm, no attention) take the hand-written step of
+    Plain stacks (no batch norm, no attention, no layer mixing) take the hand-written step of
     :mod:`mir_ref.probes._backprop`; the others, autograd.
 
     Parameters
     ----------
     inputs, validation_inputs : ``[n, in]`` standardised float32 embeddings; with
-        ``attention``, ``[n, windows, in]`` bags (zero-padded).
+        ``attention``, ``[n, windows, in]`` bags (zero-padded); with ``layers``, each item or
+        window is ``[layers, in]``.
     targets, validation_targets : ``[n]`` int64 classes, or ``[n, out]`` float32 targets.
     task_type : picks the loss (cross-entropy, binary cross-entropy, squared error).
     sizes : ``[in, *hidden, out]``.
@@ -338,6 +386,7 @@ def train_stacked(
         lower validation loss and keeps its best epoch's weights. Without validation items all
         epochs run and the last weights are kept.
     attention : units of the attention pooling of bags; 0 for inputs that are vectors.
+    layers : input layers mixed with learned softmax weights; 0 for inputs of one layer.
     mask, validation_mask : ``[n, windows]`` bool, the real windows of each bag.
 
     Returns
@@ -353,10 +402,15 @@ def train_stacked(
         dropout=dropout,
         batch_norm=batch_norm,
         attention=attention,
+        layers=layers,
     )
     loss_of = per_network_loss(task_type)
     batch_size = min(batch_size or n_train, n_train)
     adam = _Adam(network.flat, settings)
+    if layers:
+        scale = torch.ones(1, network.flat.shape[1])
+        scale[:, network.mixing_columns()] = LAYER_WEIGHT_LEARNING_RATE_SCALE
+        adam.learning_rates = adam.learning_rates * scale
     best_state = [t.detach().clone() for t in network.state]
     best_loss = np.full(n_networks, math.inf)
     best_epoch = np.zeros(n_networks, dtype=np.int64)
@@ -366,7 +420,7 @@ def train_stacked(
     has_validation = len(validation_inputs) > 0
     alive = np.arange(n_networks)  # the setting of each network still in the stack
     epoch = 0
-    # Plain networks (no batch norm, no attention) take the hand-written backward pass.
+    # Plain networks (no batch norm, attention or mixing) take the hand-written backward pass.
     plain = backprop.is_plain(network)
     for epoch in range(1, epochs + 1):
         network.flat.requires_grad_(not plain)
@@ -462,7 +516,8 @@ def _save(
 class _Adam:
     """torch.optim.Adam's update (L2 weight decay, bias correction) on a stack's ``[C, P]``
     parameters, with a learning rate and weight decay per network: one fused update for all
-    layers of all networks."""
+    layers of all networks. ``learning_rates`` is ``[C, 1]``, or ``[C, P]`` where some
+    parameters learn at another rate."""
 
     def __init__(self, flat: torch.Tensor, settings: list[Setting]) -> None:
         self.learning_rates = torch.tensor([s.learning_rate for s in settings]).view(-1, 1)

@@ -19,7 +19,8 @@ class Bags:
 
     Attributes
     ----------
-    windows : ``[n_windows, dim]`` every window of every bag.
+    windows : ``[n_windows, dim]`` every window of every bag (``[n_windows, layers, dim]``
+        for a probe that weights layers).
     owner : ``[n_windows]`` int, the bag (``0 .. len - 1``) of each window. Every bag has at
         least one window.
     """
@@ -43,8 +44,9 @@ class Bags:
         return Bags(self.windows[kept], renumber[self.owner[kept]])
 
     def padded(self) -> tuple[np.ndarray, np.ndarray]:
-        """Windows as ``[bags, most windows, dim]``, zero-padded, and the ``[bags, most
-        windows]`` bool mask of real windows (windows keep their order within a bag)."""
+        """Windows as ``[bags, most windows, ...]`` (a window's own shape last), zero-padded,
+        and the ``[bags, most windows]`` bool mask of real windows (windows keep their order
+        within a bag)."""
         n_bags = len(self)
         counts = np.bincount(self.owner, minlength=n_bags)
         order = np.argsort(self.owner, kind="stable")
@@ -52,7 +54,7 @@ class Bags:
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         position = np.arange(len(owner)) - starts[owner]
         width = int(counts.max()) if n_bags else 0
-        x = np.zeros((n_bags, width, self.windows.shape[1]), dtype=self.windows.dtype)
+        x = np.zeros((n_bags, width, *self.windows.shape[1:]), dtype=self.windows.dtype)
         mask = np.zeros((n_bags, width), dtype=bool)
         x[owner, position] = self.windows[order]
         mask[owner, position] = True

@@ -26,6 +26,10 @@ class Probe:
     grid_parameters: tuple[str, ...] = ()
     """Options of :meth:`fit` (beyond the probe's own fields) that a protocol grid may set."""
 
+    learns_layer_weights: bool = False
+    """Whether :meth:`fit` takes ``[n, layers, dim]`` inputs and learns a weighting of the
+    layers with the probe (``layer_weights_``), as a model entry's ``weighted: true`` needs."""
+
     @property
     def takes_bags(self) -> bool:
         """Whether the probe learns from whole tracks given as

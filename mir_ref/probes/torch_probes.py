@@ -4,7 +4,9 @@ Both probes share one implementation: a ``linear`` probe is an MLP without hidde
 a single fit is a stack of one network (:mod:`mir_ref.probes._stacked`), so that a grid of
 settings × seeds trains as one batched computation with the same code. With ``pool`` set, a
 probe learns from whole tracks given as bags of windows, pooled inside the network (mean, or
-learned attention). Training never touches
+learned attention). Given several layers of a model per item (``[n, layers, dim]``), a probe
+learns softmax weights over the layers with its classifier and reads their weighted sum
+(SUPERB's weighted layer sum). Training never touches
 global state: weights, dropout masks and batch order all come from a ``torch.Generator``
 seeded from ``seed``, so the same seed gives bit-identical predictions on CPU and the caller's
 ``torch`` random state is left as it was.
@@ -108,9 +110,16 @@ class TorchProbe(Probe):
     ``pool`` (``mean`` or ``attention``; default unset) makes the probe learn from tracks
     given as :class:`~mir_ref.probes.bags.Bags` of windows: it pools each track's
     standardised windows itself (their mean, or attention weights learned with the
-    classifier) and predicts one score per track. Unset, every input row is one item. Learned
-    state after :meth:`fit`: ``network_`` (a stack of
-    one), ``mean_`` and ``std_`` (``[dim]`` input standardisation), ``target_mean_`` and
+    classifier) and predicts one score per track. Unset, every input row is one item.
+
+    Inputs of shape ``[n, layers, dim]`` (several layers of one model per item) make the probe
+    learn a weighting of the layers: each layer is standardised on its own (so that a layer's
+    scale does not buy it weight), the layers are summed with weights ``softmax(a)``, and
+    ``a`` (zero at first: equal weights) is learned with the classifier.
+
+    Learned state after :meth:`fit`: ``network_`` (a stack of one), ``mean_`` and ``std_``
+    (``[dim]``, or ``[layers, dim]``, input standardisation), ``layer_weights_`` (``[layers]``
+    softmax weights summing to 1; ``None`` for ``[n, dim]`` inputs), ``target_mean_`` and
     ``target_std_`` (regression), ``task_``, ``n_epochs_`` (epochs run), ``best_epoch_``
     (1-based epoch whose weights were kept) and ``best_validation_loss_``.
     """
@@ -123,6 +132,7 @@ class TorchProbe(Probe):
     name: str | None
 
     grid_parameters = ("learning_rate", "weight_decay")
+    learns_layer_weights = True
 
     def __post_init__(self) -> None:
         hidden = [self.hidden] if isinstance(self.hidden, str) else list(self.hidden)
@@ -202,7 +212,9 @@ class TorchProbe(Probe):
         Parameters
         ----------
         x_train, x_validation : ``[n, dim]`` embeddings, or (with ``pool``) :class:`Bags` of
-            ``n`` tracks' windows. Mean and std come from ``x_train`` (its windows).
+            ``n`` tracks' windows. Mean and std come from ``x_train`` (its windows). Items of
+            ``[layers, dim]`` (``[n, layers, dim]``, or bags of such windows) make the probe
+            learn a softmax weighting of the layers (``layer_weights_``).
         y_train, y_validation : labels (one per row, or per bag) as encoded by
             ``task.encode``: ``[n]`` int64 class
             indices (multiclass, key), ``[n, classes]`` 0/1 (multilabel), ``[n]`` values
@@ -354,8 +366,9 @@ class TorchProbe(Probe):
                     f"weight_decay={setting.weight_decay})"
                 )
         x_train = self._check_input(x_train, "x_train")
-        dim = self._windows(x_train).shape[1]
-        x_validation = self._check_input(x_validation, "x_validation", dim=dim)
+        item_shape = self._windows(x_train).shape[1:]
+        dim, layers = item_shape[-1], (item_shape[0] if len(item_shape) == 2 else 0)
+        x_validation = self._check_input(x_validation, "x_validation", item_shape=item_shape)
         y_train = self._check_y(y_train, x_train, task, "y_train")
         y_validation = self._check_y(y_validation, x_validation, task, "y_validation")
         if len(x_train) == 0:
@@ -391,9 +404,11 @@ class TorchProbe(Probe):
                 epochs=epochs,
                 patience=patience,
                 attention=ATTENTION_UNITS if self.pool == "attention" else 0,
+                layers=layers,
                 mask=mask,
                 validation_mask=validation_mask,
             )
+        weights = result.network.layer_weights().detach().numpy() if layers else None
         fitted: list[TorchProbe | None] = []
         for index, setting in enumerate(settings):
             failure = result.diverged[index]
@@ -413,6 +428,7 @@ class TorchProbe(Probe):
                 target_std_=self.target_std_,
                 task_=task,
                 network_=result.network.select(index),
+                layer_weights_=None if weights is None else weights[index].astype(np.float64),
                 n_epochs_=int(result.n_epochs[index]),
                 best_epoch_=int(result.best_epoch[index]),
                 best_validation_loss_=float(result.best_validation_loss[index]),
@@ -430,7 +446,8 @@ class TorchProbe(Probe):
 
     def predict(self, x: np.ndarray | Bags) -> np.ndarray:
         """Scores for ``[n, dim]`` embeddings, or (with ``pool``) :class:`Bags` of ``n``
-        tracks' windows (``[n, dim]`` embeddings are then bags of one window).
+        tracks' windows (``[n, dim]`` embeddings are then bags of one window); ``[n, layers,
+        dim]`` for a probe fitted on several layers.
 
         Returns
         -------
@@ -442,7 +459,8 @@ class TorchProbe(Probe):
             raise ComponentError(f"probe '{self.label()}' is not fitted; call fit() first")
         import torch
 
-        inputs, mask = self._network_input(self._check_input(x, "x", dim=len(self.mean_)))
+        checked = self._check_input(x, "x", item_shape=self.mean_.shape)
+        inputs, mask = self._network_input(checked)
         with torch.no_grad(), OneThread():
             outputs = self.network_.forward(inputs, mask=mask)[0]
         if self.task_.type in ("multiclass", "key"):
@@ -454,18 +472,20 @@ class TorchProbe(Probe):
         return outputs.numpy().astype(np.float32, copy=False)
 
     def _check_input(
-        self, x: np.ndarray | Bags, what: str, *, dim: int | None = None
+        self, x: np.ndarray | Bags, what: str, *, item_shape: tuple[int, ...] | None = None
     ) -> np.ndarray | Bags:
-        """Checked ``[n, dim]`` embeddings, or with ``pool`` checked bags (rows become bags)."""
+        """Checked ``[n, dim]`` (or ``[n, layers, dim]``) embeddings, or with ``pool`` checked
+        bags (rows become bags)."""
         if self.pool is None:
             if isinstance(x, Bags):
                 raise ComponentError(
                     f"probe '{self.label()}': {what} is bags of windows, which only a probe "
                     f"with pool ({', '.join(POOLS)}) takes"
                 )
-            return self._check_x(x, what, dim=dim)
+            return self._check_x(x, what, item_shape=item_shape)
         bags = x if isinstance(x, Bags) else Bags.of_rows(np.asarray(x))
-        return Bags(self._check_x(bags.windows, what, dim=dim), np.asarray(bags.owner, np.int64))
+        windows = self._check_x(bags.windows, what, item_shape=item_shape)
+        return Bags(windows, np.asarray(bags.owner, np.int64))
 
     @staticmethod
     def _windows(x: np.ndarray | Bags) -> np.ndarray:
@@ -481,7 +501,7 @@ class TorchProbe(Probe):
         if self.pool == "attention":
             return torch.from_numpy(padded), torch.from_numpy(mask)
         # Padding is zeros, so the sum over a bag is the sum of its windows.
-        counts = np.maximum(mask.sum(axis=1, keepdims=True), 1)
+        counts = np.maximum(mask.sum(axis=1), 1).reshape(-1, *[1] * (padded.ndim - 2))
         means = padded.sum(axis=1, dtype=np.float64) / counts
         return torch.from_numpy(means.astype(np.float32)), None
 
@@ -495,14 +515,18 @@ class TorchProbe(Probe):
             return ((y - self.target_mean_) / self.target_std_).astype(np.float32)[:, None]
         return y.astype(np.float32, copy=False)
 
-    def _check_x(self, x: np.ndarray, what: str, *, dim: int | None = None) -> np.ndarray:
+    def _check_x(
+        self, x: np.ndarray, what: str, *, item_shape: tuple[int, ...] | None = None
+    ) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)
-        if x.ndim != 2 or (dim is not None and x.shape[1] != dim):
-            expected = f"[n, {dim}]" if dim is not None else "[n, dim]"
+        if x.ndim not in (2, 3) or (item_shape is not None and x.shape[1:] != tuple(item_shape)):
+            expected = "[n, dim] or [n, layers, dim]"
+            if item_shape is not None:
+                expected = f"[n, {', '.join(str(size) for size in item_shape)}]"
             raise ComponentError(
                 f"probe '{self.label()}': {what} must have shape {expected} (got {x.shape})"
             )
-        bad = ~np.isfinite(x).all(axis=1)
+        bad = ~np.isfinite(x).all(axis=tuple(range(1, x.ndim)))
         if bad.any():
             rows = np.flatnonzero(bad)
             raise ComponentError(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from mir_ref.report import class_sections, run_sections, sections
+from mir_ref.report import class_sections, embedding_sections, run_sections, sections
 from mir_ref.report.html import Section, write_page
 from mir_ref.report.run_folder import RunFolder
 
@@ -23,6 +23,8 @@ SECTIONS: list[Callable[[sections.Context], Section | None]] = [
     sections.probe_size,
     sections.density,
     sections.layers,
+    embedding_sections.similarity,
+    embedding_sections.maps,
     sections.data_efficiency,
     class_sections.pitch_and_key,
     class_sections.pitch_equivariance,
@@ -41,7 +43,8 @@ def write_report(
 
     Reads ``results.csv`` and ``tasks.json`` (required) and, when present, the stored
     predictions, ``comparisons.csv``, ``models.json``, ``profile.json``, ``versions.json``,
-    ``config.yml`` and the ``deformed/`` examples. The embedding cache is not needed.
+    ``config.yml``, the embedding views (``drift.csv``, ``similarity.csv``, ``maps.csv``),
+    ``layer_weights.csv`` and the ``deformed/`` examples. The embedding cache is not needed.
 
     Parameters
     ----------

@@ -16,7 +16,15 @@ from pathlib import Path
 import pandas as pd
 
 from mir_ref.paths import safe_name
-from mir_ref.report import analysis, curves, label_notes, plots, tables
+from mir_ref.report import (
+    analysis,
+    curves,
+    embedding_plots,
+    embedding_tables,
+    label_notes,
+    plots,
+    tables,
+)
 from mir_ref.report.html import Cell, Row, Section, number
 from mir_ref.report.run_folder import RunFolder
 from mir_ref.results import CLEAN
@@ -166,7 +174,10 @@ def robustness(context: Context) -> Section | None:
         "Probes are trained on clean audio and tested on deformed audio. Each model is drawn "
         "with its probe chosen on validation.",
     )
-    for column in dict.fromkeys(deformed["column"]):
+    drift = context.folder.table("drift.csv")
+    drift = None if drift is None else embedding_tables.labelled_drift(drift)
+    columns = list(dict.fromkeys(deformed["column"]))
+    for position, column in enumerate(columns):
         path = plots.robustness(
             summary,
             column,
@@ -180,6 +191,12 @@ def robustness(context: Context) -> Section | None:
             f"{column}: top, the main metric against deformation strength (dashed: clean "
             "audio); bottom, the same as a percentage of the clean score." + f" {notes}".rstrip(),
         )
+        dataset = column.split("/")[0]
+        last_of_dataset = (
+            position + 1 == len(columns) or columns[position + 1].split("/")[0] != dataset
+        )
+        if drift is not None and last_of_dataset and (drift["dataset"] == dataset).any():
+            _drift_figure(context, section, drift[drift["dataset"] == dataset], dataset)
     ranking = tables.robustness_ranking(summary)
     models = [model for model in context.colors if model in set(ranking["model"])]
     rows = []
@@ -203,7 +220,31 @@ def robustness(context: Context) -> Section | None:
         ["task", "deformation", "most robust", *models],
         rows,
     )
+    contrast = None if drift is None else embedding_tables.drift_contrast(summary, drift)
+    if contrast is not None and not contrast.empty:
+        section.table(
+            f"Probe robustness against embedding drift, one sentence per model: a drift of "
+            f"{embedding_tables.LARGE_DRIFT:g} or more is large, and probes that keep "
+            f"{embedding_tables.SCORE_HOLDS:.0%} of their clean score or more hold (score kept: "
+            "mean over the dataset's tasks).",
+            ["model", "finding"],
+            [Row([Cell(row.model), Cell(row.finding)]) for row in contrast.itertuples()],
+        )
     return section
+
+
+def _drift_figure(context: Context, section: Section, drift: pd.DataFrame, dataset: str) -> None:
+    """The dataset's embedding drift against deformation strength, after its tasks' curves."""
+    path = embedding_plots.drift_curves(
+        drift, context.colors, context.plot_path(f"drift_{dataset}")
+    )
+    section.figure(
+        path,
+        f"{dataset}: embedding drift, probe-free. Each test track's cosine distance from its "
+        "clean embedding, divided by the median distance between two different clean tracks "
+        "(0: unmoved; 1, dotted: as far as another track typically is); line: median over "
+        "tracks, band: interquartile range (drift.csv).",
+    )
 
 
 def probe_size(context: Context) -> Section | None:
@@ -309,6 +350,17 @@ def layers(context: Context) -> Section | None:
         categories=tables.layer_order(best["layer"]),
     )
     section.figure(path, "Main metric on clean audio against layer, one line per model.")
+    weights = context.folder.table("layer_weights.csv")
+    if weights is not None:
+        path = embedding_plots.layer_weight_bars(
+            embedding_tables.default_layer_weights(weights), context.plot_path("layer_weights")
+        )
+        section.figure(
+            path,
+            "Which layers each task uses: the softmax weights over layers that each probe of a "
+            "weighted layer learned (layer_weights.csv); dotted, equal weights. The 'weighted' "
+            "layer above is the score of this weighted sum.",
+        )
     return section
 
 

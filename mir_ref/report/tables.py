@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mir_ref.errors import MirRefError, did_you_mean
-from mir_ref.results import CLEAN, COLUMNS
+from mir_ref.results import CLEAN, COLUMNS, WEIGHTED_LAYER
 
 SWEEP_AXES = ("train_fraction", "hop_s", "window_s")
 """Optional result columns along which a run may sweep. Views that do not plot an axis show
@@ -473,10 +473,12 @@ def sweep(summary: pd.DataFrame, axis: str) -> pd.DataFrame:
 
 
 def layer_order(layers: Iterable[str]) -> list[str]:
-    """Layer names in natural order (``layer_2`` before ``layer_10``), duplicates dropped."""
+    """Layer names in natural order (``layer_2`` before ``layer_10``), duplicates dropped, the
+    learned weighting of all layers (``weighted``) last."""
 
-    def natural(name: str) -> list[object]:
-        return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+    def natural(name: str) -> tuple[bool, list[object]]:
+        parts = [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+        return name == WEIGHTED_LAYER, parts
 
     return sorted(dict.fromkeys(str(layer) for layer in layers), key=natural)
 
