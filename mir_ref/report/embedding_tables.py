@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mir_ref.report.tables import best_clean_probes, default_slice
+from mir_ref.report.tables import default_slice, selected_probes
 from mir_ref.results import CLEAN
 
 LARGE_DRIFT = 0.5
@@ -30,13 +30,14 @@ def labelled_drift(drift: pd.DataFrame) -> pd.DataFrame:
 def drift_contrast(summary: pd.DataFrame, drift: pd.DataFrame) -> pd.DataFrame:
     """Per model (and layer), one sentence on probe robustness against embedding drift.
 
-    For every deformed condition, the share of the clean score the model's best probes keep
-    (per task with a positive clean score, at least 0, then the mean over the dataset's
-    tasks) is set against the median drift there. The sentence states the contrast the model
-    shows: where the scores hold (≥ :data:`SCORE_HOLDS`) although the drift is large (≥
-    :data:`LARGE_DRIFT`), the largest such drift: robust only through the probe. Else, where
-    the scores drop although the drift is small, the largest drop: the probes read what
-    moves. Else the largest drift, which either shows in the scores or leaves them whole.
+    For every deformed condition, the share of the clean score the model's probes (chosen on
+    validation) keep (per task with a positive clean score, at least 0, then the mean over the
+    dataset's tasks) is set against the median drift there. The sentence states the contrast
+    the model shows: where the scores hold (≥ :data:`SCORE_HOLDS`) although the drift is
+    large (≥ :data:`LARGE_DRIFT`), the largest such drift: robust only through the probe.
+    Else, where the scores drop although the drift is small, the largest drop: the probes
+    read what moves. Else the largest drift, which either shows in the scores or leaves them
+    whole.
 
     Parameters
     ----------
@@ -49,7 +50,7 @@ def drift_contrast(summary: pd.DataFrame, drift: pd.DataFrame) -> pd.DataFrame:
         Columns ``model, deformation, strength, drift, kept, finding``; one row per model
         label with both scores and drift.
     """
-    best = best_clean_probes(summary)
+    best = selected_probes(summary)  # each model's probe, chosen on validation
     deformed = summary[(summary["deformation"] != CLEAN) & summary["mean"].notna()].merge(
         best[["column", "model", "probe", "mean"]].rename(columns={"mean": "clean"}),
         on=["column", "model", "probe"],
