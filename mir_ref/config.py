@@ -706,19 +706,22 @@ def _weighted(spec: dict[str, Any], model: EmbeddingModel, where: str) -> bool:
     weighted = spec.get("weighted", False)
     if not isinstance(weighted, bool):
         raise ConfigError(f"{where}.weighted: must be true or false (got {weighted!r})")
+    if not weighted:
+        return False
+    # Only now: a python model's layers come from an instance, which validate must not build.
     layers = list(model.layers)
-    if weighted and len(layers) < 2:
+    if len(layers) < 2:
         raise ConfigError(
             f"{where}.weighted: model '{spec['type']}' gives one layer ({layers[0]!r}); a "
             "learned weighting needs a model with several layers (e.g. `layers: all` on a "
             "huggingface model, or random_cnn with depth >= 2)"
         )
-    if weighted and WEIGHTED_LAYER in layers:
+    if WEIGHTED_LAYER in layers:
         raise ConfigError(
             f"{where}.weighted: model '{spec['type']}' has a layer named '{WEIGHTED_LAYER}', "
             "the name of the weighted layer's results; leave weighted out"
         )
-    return weighted
+    return True
 
 
 def _unique(names: list[str], where: str, what: str) -> None:

@@ -203,7 +203,7 @@ def run_all(experiment: Experiment, *, prepared: bool = False) -> pd.DataFrame:
 _OUTPUTS_RECORD = ".outputs.json"
 """Beside the results: the key of what the last complete run evaluated and reported, and the
 size and CRC-32 of every file it left, so that a rerun rebuilds a missing or damaged one."""
-_RUN_INPUTS = ("config.yml", "versions.json", "models.json", "skipped.csv")
+_RUN_INPUTS = ("config.yml", "versions.json", "models.json", "skipped.csv", provenance.PROVENANCE_FILE)
 """Files of the output folder that earlier stages rewrite on every run: inputs, not outputs."""
 
 
@@ -223,6 +223,10 @@ def _outputs_inputs_key(experiment: Experiment) -> str:
         name: (out / name).read_text() if (out / name).is_file() else None
         for name in ("models.json", "skipped.csv")
     }
+    # provenance.json's time of writing and stage timings change on every run; what it
+    # identifies (data, models, packages) is what the report's reproduction section shows.
+    recorded = provenance.read(out) or {}
+    run_files["provenance"] = {k: recorded.get(k) for k in ("datasets", "models", "packages")}
     return cache_key(
         {
             "kind": "outputs",
