@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from mir_ref import audio as audio_io
+from mir_ref.batches import WindowBatches
 from mir_ref.config import Experiment, ModelEntry
-from mir_ref.errors import ComponentError, MirRefError
-from mir_ref.models.base import EmbeddingModel
+from mir_ref.errors import MirRefError
 from mir_ref.models.info import write_models_json
 from mir_ref.plan import ExtractionUnit, extraction_units, track_rng
 from mir_ref.store import Store
@@ -35,35 +33,6 @@ class ExtractionStats:
     speed: dict[str, list[float]] = field(default_factory=dict)
     """Model name → [seconds of audio embedded, seconds spent embedding it] (summed over
     processes), for the speed in ``models.json``."""
-
-
-def embed_track(
-    model: EmbeddingModel,
-    audio: np.ndarray,
-    sample_rate: int,
-    *,
-    window_s: float,
-    hop_s: float,
-) -> np.ndarray:
-    """Embed one track's audio window by window.
-
-    Parameters
-    ----------
-    audio : ``[samples]`` float32 at ``sample_rate``.
-
-    Returns
-    -------
-    ``[layers, windows, dim]`` float32: the model's frames averaged within each window.
-    """
-    audio = audio_io.resample(audio, sample_rate, model.sample_rate)
-    batch = audio_io.windows(audio, model.sample_rate, window_s=window_s, hop_s=hop_s)
-    output = np.asarray(model.embed(batch))
-    if output.ndim != 4 or output.shape[1] != batch.shape[0]:
-        raise ComponentError(
-            f"model {type(model).__name__}.embed returned shape {output.shape}; expected "
-            f"[layers, {batch.shape[0]}, frames, dim]"
-        )
-    return output.mean(axis=2).astype(np.float32)
 
 
 def missing_models(experiment: Experiment, store: Store, unit: ExtractionUnit) -> list[ModelEntry]:
@@ -150,43 +119,20 @@ def embed_unit(
     models: list[ModelEntry],
     speed: dict[str, list[float]],
 ) -> list[tuple[ModelEntry, np.ndarray]]:
-    """Embed one unit's decoded audio with each of ``models``.
+    """Embed one unit's decoded audio with each of ``models``, on its own.
 
-    The audio is resampled once per distinct model sample rate and shared by the models that
-    use it. ``speed`` accumulates, per model name, [seconds of audio, seconds spent].
+    The audio is resampled once per distinct model sample rate and cut into windows of each
+    model's ``window_s`` every ``hop_s``; each window's frames are averaged
+    (:class:`~mir_ref.batches.WindowBatches`, as in the pipeline, with this unit alone).
+    ``speed`` accumulates, per model name, [seconds of audio, seconds spent].
 
     Returns
     -------
     ``(model, [layers, windows, dim] float32)`` per model, in the order of ``models``.
     """
-    resampled: dict[int, np.ndarray] = {}
-    results = []
-    for model in models:
-        try:
-            start = time.perf_counter()
-            rate = int(model.model.sample_rate)
-            if rate not in resampled:
-                resampled[rate] = audio_io.resample(audio, sample_rate, rate)
-            embeddings = embed_track(
-                model.model, resampled[rate], rate, window_s=model.window_s, hop_s=model.hop_s
-            )
-            totals = speed.setdefault(model.name, [0.0, 0.0])
-            totals[0] += len(audio) / sample_rate
-            totals[1] += time.perf_counter() - start
-        except MirRefError:
-            raise
-        except Exception as error:
-            raise ComponentError(
-                f"model '{model.name}' failed on track '{unit.track.id}' of dataset "
-                f"'{unit.dataset.name}' ({unit.condition.label}): {error}"
-            ) from error
-        if not np.all(np.isfinite(embeddings)):
-            raise ComponentError(
-                f"model '{model.name}' returned NaN or infinite values for track "
-                f"'{unit.track.id}' ({unit.condition.label})"
-            )
-        results.append((model, embeddings))
-    return results
+    batches = WindowBatches(speed)
+    done = batches.add(unit, audio, sample_rate, models) + batches.flush()
+    return done[0][1]
 
 
 def entry_meta(unit: ExtractionUnit, model: ModelEntry) -> dict[str, str]:

@@ -32,8 +32,9 @@ import numpy as np
 import threadpoolctl
 
 from mir_ref import progress
+from mir_ref.batches import WindowBatches
 from mir_ref.config import Experiment, ModelEntry
-from mir_ref.extract import LastTrack, decode_unit, embed_unit, entry_meta, missing_models
+from mir_ref.extract import LastTrack, decode_unit, entry_meta, missing_models
 from mir_ref.plan import ExtractionUnit
 from mir_ref.preflight import TrackSkipped
 from mir_ref.store import Store
@@ -142,6 +143,10 @@ def run_units(
 ) -> _Outcome:
     """Extract ``units`` in this process: read ahead, embed, write behind.
 
+    Each model's windows are batched across successive units (:mod:`mir_ref.batches`), so
+    its calls are full whatever the track lengths; a unit is written once all its windows
+    are embedded.
+
     With ``blocking`` false a unit whose keys another run holds is skipped and reported in
     ``deferred``; with ``blocking`` true its locks are waited for. ``advance()`` is called
     once per unit handled. ``last`` keeps the last decoded track across calls.
@@ -150,11 +155,25 @@ def run_units(
     if not units:
         return outcome
     last = LastTrack() if last is None else last
+    batches = WindowBatches(outcome.speed)
     with (
         ThreadPoolExecutor(1, thread_name_prefix="mir_ref-read") as reader,
         ThreadPoolExecutor(1, thread_name_prefix="mir_ref-write") as writer,
     ):
         writes: collections.deque[Future] = collections.deque()
+
+        def write(completed: list[tuple[_Claim, list[tuple[ModelEntry, np.ndarray]]]]) -> None:
+            for index, (claim, results) in enumerate(completed):
+                try:
+                    while len(writes) >= PENDING_WRITES:
+                        writes.popleft().result()
+                except BaseException:
+                    for unwritten, _ in completed[index:]:
+                        unwritten.release()
+                    raise
+                writes.append(writer.submit(_store, store, results, claim))
+                outcome.computed += len(results)
+
         upcoming: Future | None = reader.submit(
             _claim, experiment, store, units[0], blocking=blocking, last=last
         )
@@ -174,22 +193,23 @@ def run_units(
                 if claim is None:
                     continue
                 try:
-                    results = embed_unit(
-                        claim.unit, claim.audio, claim.sample_rate, claim.models, outcome.speed
+                    completed = batches.add(
+                        claim.unit, claim.audio, claim.sample_rate, claim.models, tag=claim
                     )
                 except BaseException:
-                    claim.release()
+                    if not any(pending is claim for pending in batches.pending()):
+                        claim.release()
                     raise
-                claim.audio = None  # the writer needs only the locks; free the audio now
-                while len(writes) >= PENDING_WRITES:
-                    writes.popleft().result()
-                writes.append(writer.submit(_store, store, results, claim))
-                outcome.computed += len(results)
+                claim.audio = None  # the batches keep what they still need to cut
+                write(completed)
+            write(batches.flush())
             while writes:
                 writes.popleft().result()
         except BaseException:
             if upcoming is not None:
                 _release_quietly(upcoming)
+            for pending in batches.pending():
+                pending.release()
             raise
     return outcome
 

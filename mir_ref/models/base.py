@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
+
+WINDOWS_PER_BATCH = 16
+"""Windows per :meth:`EmbeddingModel.embed` call for models that do not say."""
 
 
 class EmbeddingModel:
@@ -17,6 +20,11 @@ class EmbeddingModel:
     """
 
     version: ClassVar[str] = "1"
+    parallelism: ClassVar[Literal["processes", "threads"]] = "processes"
+    """How extraction best spends a machine's cores on this kind of model: ``processes`` (one
+    single-threaded worker per core) or ``threads`` (one worker whose operations use every
+    core). Chosen by measurement (``benchmarks/transformer_efficiency.py``); the config's
+    ``execution.workers`` and ``execution.threads`` override it."""
 
     @property
     def sample_rate(self) -> int:
@@ -45,3 +53,12 @@ class EmbeddingModel:
         ``[layers, batch, frames, dim]`` float32.
         """
         raise NotImplementedError
+
+    def windows_per_batch(self, window_samples: int) -> int:
+        """How many windows of ``window_samples`` the pipeline hands to one :meth:`embed` call.
+
+        The pipeline fills each call with windows of successive tracks and averages each
+        window's frames as soon as the call returns, so this bounds the frames held at once.
+        Models with a ``batch_size`` of whole waveforms return it.
+        """
+        return WINDOWS_PER_BATCH
