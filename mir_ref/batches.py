@@ -29,7 +29,7 @@ from mir_ref.plan import ExtractionUnit
 
 
 def pooled_frames(model: EmbeddingModel, batch: np.ndarray) -> np.ndarray:
-    """Embed a batch of windows and average each window's frames.
+    """Embed a batch of windows and average each window's frames (``model.embed_mean``).
 
     Parameters
     ----------
@@ -39,13 +39,13 @@ def pooled_frames(model: EmbeddingModel, batch: np.ndarray) -> np.ndarray:
     -------
     ``[layers, windows, dim]`` float32.
     """
-    output = np.asarray(model.embed(batch))
-    if output.ndim != 4 or output.shape[1] != batch.shape[0]:
+    pooled = np.asarray(model.embed_mean(batch))
+    if pooled.ndim != 3 or pooled.shape[1] != batch.shape[0]:
         raise ComponentError(
-            f"model {type(model).__name__}.embed returned shape {output.shape}; expected "
-            f"[layers, {batch.shape[0]}, frames, dim]"
+            f"model {type(model).__name__}.embed_mean returned shape {pooled.shape}; expected "
+            f"[layers, {batch.shape[0]}, dim]"
         )
-    return output.mean(axis=2).astype(np.float32)
+    return pooled.astype(np.float32, copy=False)
 
 
 @dataclass(eq=False)

@@ -9,7 +9,6 @@ streaming pipeline (:mod:`mir_ref.pipeline`), which gives bit-identical embeddin
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -172,16 +171,13 @@ def process_unit(
     return len(results)
 
 
-def worker_count(experiment: Experiment) -> int:
-    """Extraction processes: the config's ``execution.workers``, else the machine's cores."""
-    return experiment.config.execution.workers or os.cpu_count() or 1
-
-
 def extract(experiment: Experiment) -> ExtractionStats:
     """Compute every embedding the experiment needs that the store lacks.
 
-    Work streams through ``execution.workers`` processes (each unit decodes and deforms a
-    track once, then feeds every model that lacks it); results do not depend on the count.
+    Work streams through ``execution.workers`` processes of ``execution.threads`` threads each
+    (:meth:`~mir_ref.config.Experiment.extraction_parallelism`); each unit decodes and deforms
+    a track once, then feeds every model that lacks it. Results do not depend on the number
+    of processes; network models' last bits depend on the number of threads.
     Entries another run is computing on the same cache are waited for, not recomputed.
     """
     from mir_ref.pipeline import run_pipeline
@@ -191,8 +187,10 @@ def extract(experiment: Experiment) -> ExtractionStats:
     keys = {key for unit in units for key in unit.keys.values()}
     todo = [u for u in units if not all(store.has(key) for key in u.keys.values())]
     stats = ExtractionStats(cached=len(keys))
-    workers = worker_count(experiment)
-    stats.computed = run_pipeline(experiment, store, todo, stats.speed, workers=workers)
+    workers, threads = experiment.extraction_parallelism()
+    stats.computed = run_pipeline(
+        experiment, store, todo, stats.speed, workers=workers, threads=threads
+    )
     stats.cached -= stats.computed
     return finish(experiment, stats, any_units=bool(units))
 

@@ -224,39 +224,45 @@ def _release_quietly(upcoming: Future) -> None:
 
 
 @contextlib.contextmanager
-def single_threaded() -> Iterator[None]:
-    """One BLAS, OpenMP and torch thread in this process, as in every extraction worker.
+def threads_limited(threads: int) -> Iterator[None]:
+    """``threads`` BLAS, OpenMP and torch threads in this process, as in an extraction worker.
 
-    Parallelism comes from processes; nested thread pools would only contend with them. The
-    thread count also decides the last bits of some results (a multi-threaded matrix product
-    sums in another order), so every path computes at one thread: an entry's bits do not
-    depend on which run, or how many workers, computed it.
+    A thread count decides the last bits of some results (a multi-threaded matrix product
+    sums in another order), so an entry's bits depend on the count it was computed with
+    (never on the number of processes). Hand-made features and small networks compute at one
+    thread, in any number of processes; large networks may run on several
+    (:meth:`~mir_ref.config.Experiment.extraction_parallelism`).
     """
     import torch
 
     saved = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     try:
-        with threadpoolctl.threadpool_limits(1):
+        with threadpoolctl.threadpool_limits(threads):
             yield
     finally:
         torch.set_num_threads(saved)
 
 
+def single_threaded() -> contextlib.AbstractContextManager[None]:
+    """One BLAS, OpenMP and torch thread in this process (:func:`threads_limited`)."""
+    return threads_limited(1)
+
+
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_init(experiment: Experiment) -> None:
+def _worker_init(experiment: Experiment, threads: int) -> None:
     # Ctrl-C is the parent's to handle (it stops the workers); a worker interrupted while
     # waiting for work would only print a traceback.
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Read by torch when a model first imports it; set here, before any model runs.
-    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ["OMP_NUM_THREADS"] = str(threads)
     if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
-    threadpoolctl.threadpool_limits(1)
+        sys.modules["torch"].set_num_threads(threads)
+    threadpoolctl.threadpool_limits(threads)
     _WORKER["experiment"] = experiment
     _WORKER["store"] = Store.of(experiment)
     _WORKER["last_track"] = LastTrack()
@@ -285,7 +291,7 @@ def _batch_size(remaining: int, workers: int) -> int:
 
 
 def _run_processes(
-    experiment: Experiment, units: list[ExtractionUnit], workers: int, advance: Any
+    experiment: Experiment, units: list[ExtractionUnit], workers: int, threads: int, advance: Any
 ) -> _Outcome:
     outcome = _Outcome()
     context = multiprocessing.get_context("spawn")
@@ -293,7 +299,10 @@ def _run_processes(
     # start-up) even when no model needs it.
     portable_experiment = dataclasses.replace(experiment, probes=[])
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_worker_init, initargs=(portable_experiment,)
+        workers,
+        mp_context=context,
+        initializer=_worker_init,
+        initargs=(portable_experiment, threads),
     ) as pool:
         running: dict[Future, list[int]] = {}
         handed_out = 0
@@ -326,12 +335,14 @@ def run_pipeline(
     speed: dict[str, list[float]],
     *,
     workers: int,
+    threads: int = 1,
 ) -> int:
     """Extract every embedding of ``units`` the store lacks; return how many were computed.
 
     Parameters
     ----------
     workers : processes; 1 runs in this process (threads still overlap reading and writing).
+    threads : intra-op threads of each process (torch, BLAS, OpenMP).
     speed : accumulates, per model name, [seconds of audio, seconds spent embedding].
     """
     if not units:
@@ -339,15 +350,15 @@ def run_pipeline(
     workers = max(1, min(workers, math.ceil(len(units) / (2 * UNITS_PER_BATCH))))
     with progress.bar("extract", len(units)) as advance:
         if workers == 1:
-            with single_threaded():
+            with threads_limited(threads):
                 outcome = run_units(experiment, store, units, advance=advance)
         else:
-            outcome = _run_processes(experiment, units, workers, advance)
+            outcome = _run_processes(experiment, units, workers, threads, advance)
     if outcome.deferred:
         log.info(
             "extraction: waiting for %d unit(s) another run is computing", len(outcome.deferred)
         )
-        with single_threaded():
+        with threads_limited(threads):
             waited = run_units(
                 experiment, store, [units[i] for i in sorted(outcome.deferred)], blocking=True
             )

@@ -6,6 +6,8 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
+from mir_ref.errors import ComponentError
+
 WINDOWS_PER_BATCH = 16
 """Windows per :meth:`EmbeddingModel.embed` call for models that do not say."""
 
@@ -53,6 +55,26 @@ class EmbeddingModel:
         ``[layers, batch, frames, dim]`` float32.
         """
         raise NotImplementedError
+
+    def embed_mean(self, batch: np.ndarray) -> np.ndarray:
+        """Each waveform's frames averaged: what the pipeline stores for a window.
+
+        Parameters
+        ----------
+        batch : ``[batch, samples]`` float32 at :attr:`sample_rate`.
+
+        Returns
+        -------
+        ``[layers, batch, dim]`` float32. Models that run long inputs in pieces override it
+        so that a window's frames are never all in memory at once.
+        """
+        output = np.asarray(self.embed(batch))
+        if output.ndim != 4 or output.shape[1] != len(batch):
+            raise ComponentError(
+                f"model {type(self).__name__}.embed returned shape {output.shape}; expected "
+                f"[layers, {len(batch)}, frames, dim]"
+            )
+        return output.mean(axis=2).astype(np.float32)
 
     def windows_per_batch(self, window_samples: int) -> int:
         """How many windows of ``window_samples`` the pipeline hands to one :meth:`embed` call.

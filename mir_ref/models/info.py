@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from typing import TYPE_CHECKING, Any
 
 from mir_ref.store import Store, cache_key
@@ -121,7 +120,8 @@ def write_models_json(experiment: Experiment, speed: dict[str, list[float]]) -> 
                 # Per extraction process: with N workers the wall-clock rate is up to N times.
                 "audio_s_per_s": round(audio_s / compute_s, 3),
                 "device": getattr(entry.model, "device_name", "cpu"),
-                "workers": experiment.config.execution.workers or os.cpu_count(),
+                "workers": experiment.extraction_parallelism()[0],
+                "threads": experiment.extraction_parallelism()[1],
             }
         else:
             record["extraction"] = previous.get(entry.name, {}).get("extraction")

@@ -1,0 +1,216 @@
+"""Benchmark 6: a real-size transformer through the pipeline ÷ the bare model, per parallel mode.
+
+The model: wav2vec2-base's architecture (MERT-v1-95M's size, 94.4M parameters) with random
+weights, saved locally and run through the ``huggingface`` adapter with ``layers: all`` (13
+hidden states of 768), 3-s windows (the config's default) and ``batch_size: auto`` (on CPU,
+two windows per forward). For each way of spending the cores —
+*threads* (one process, ``--cores`` intra-op threads) and *processes* (``--cores``
+single-threaded processes) —
+
+- *bare*: ``model.embed`` on every track's windows, decoded, resampled and cut in advance
+  (untimed), one forward after the other, in that many processes and threads;
+- *pipeline*: ``mir_ref.extract.extract`` with ``execution: {workers, threads}`` from an empty
+  cache in a fresh process, timed whole (model loading, decoding, resampling, store writes).
+
+Also printed: the achieved arithmetic rate of the bare model (one forward's FLOPs, counted
+from the config, × forwards per second) ÷ this machine's float32 matrix-product rate (the
+roofline); the hand-made features (``mfcc``) through the pipeline in both modes; and
+``dtype: bfloat16`` against float32 on one 3-s window at one thread (time, and the relative
+error of the window's embedding and of its frames).
+
+    .venv/bin/python benchmarks/transformer_efficiency.py           # 10 × 6 s, mfcc 40 × 30 s
+    .venv/bin/python benchmarks/transformer_efficiency.py --full    # 40 × 30 s, mfcc 120 × 30 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from _corpus import FirstEntry, bare_throughput, extraction_config, load_average, write_corpus
+from _transformer import build_wav2vec2_base, forward_flops, matmul_gflops
+
+from mir_ref.models.hf import HuggingFace
+
+MODES = ("threads", "processes")
+
+
+def parallel(mode: str, cores: int) -> dict:
+    """``execution`` settings of a mode: (workers, threads)."""
+    if mode == "threads":
+        return {"workers": 1, "threads": cores}
+    return {"workers": cores, "threads": 1}
+
+
+def child(config_path: Path) -> None:
+    """Extract in this fresh process and print wall time, first entry and count as JSON."""
+    start = time.perf_counter()
+    from mir_ref.config import Experiment
+    from mir_ref.extract import extract
+
+    config = json.loads(config_path.read_text())
+    with FirstEntry(Path(config["cache_dir"])) as first:
+        stats = extract(Experiment.from_config(config))
+    wall_s = time.perf_counter() - start
+    print(json.dumps({"computed": stats.computed, "wall_s": wall_s, "first_s": first.seconds}))
+
+
+def pipeline(config: dict, folder: Path) -> dict:
+    path = folder / "config.json"
+    path.write_text(json.dumps(config))
+    finished = subprocess.run(
+        [sys.executable, __file__, "--child", str(path)], check=True, capture_output=True, text=True
+    )
+    return json.loads(finished.stdout.strip().splitlines()[-1])
+
+
+def dtype_comparison(model_dir: Path, window_s: float, threads: int) -> list:
+    """float32 and bfloat16 on one window in this process: seconds of one forward (after one
+    on a 1-s window) and each layer's relative error, ‖bfloat16 − float32‖ / ‖float32‖, of the
+    window's embedding (frames averaged) and of its frames."""
+    import torch
+
+    from mir_ref import registry
+
+    torch.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    window = (0.1 * rng.standard_normal((1, int(window_s * 16000)))).astype(np.float32)
+    outputs, times = {}, {}
+    for dtype in ("float32", "bfloat16"):
+        spec = {"type": "huggingface", "model_id": str(model_dir), "device": "cpu", "dtype": dtype}
+        model = registry.build("models", spec, where="models[0]")
+        model.embed(window[:, :16000])
+        start = time.perf_counter()
+        outputs[dtype] = model.embed(window)
+        times[dtype] = time.perf_counter() - start
+    reference, half = outputs["float32"], outputs["bfloat16"]
+
+    def relative(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+    pooled = [relative(half[i].mean(axis=1), reference[i].mean(axis=1)) for i in range(13)]
+    frames = [relative(half[i], reference[i]) for i in range(13)]
+    return [times["float32"], times["bfloat16"], pooled, frames]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="40 tracks × 30 s, 120 for mfcc")
+    parser.add_argument("--tracks", type=int, help="transformer tracks (default 10; full 40)")
+    parser.add_argument("--duration-s", type=float, help="seconds per track (default 6; full 30)")
+    parser.add_argument("--cores", type=int, default=2, help="cores to spend (default 2)")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return
+    tracks = args.tracks or (40 if args.full else 10)
+    duration_s = args.duration_s or (30.0 if args.full else 6.0)
+    mfcc_tracks = 120 if args.full else 40
+    window_s = 3.0
+    print(f"load average before: {load_average()}")
+    print(f"{time.strftime('%Y-%m-%d %H:%M %Z')}; {args.cores} cores")
+    with tempfile.TemporaryDirectory(prefix="mir_ref_bench_") as temporary:
+        root = Path(temporary)
+        model_dir = build_wav2vec2_base(root / "wav2vec2-base")
+        spec = {"type": "huggingface", "model_id": str(model_dir), "device": "cpu"}
+        dataset = write_corpus(
+            root / "corpus", tracks=tracks, duration_s=duration_s, sample_rate=22050
+        )
+        flops = forward_flops(model_dir, int(window_s * 16000))
+        roofline = {mode: matmul_gflops(args.cores if mode == "threads" else 1) for mode in MODES}
+        print(
+            f"wav2vec2-base architecture (94.4M parameters, random weights), layers: all; "
+            f"{tracks} tracks × {duration_s:g} s (22.05 kHz WAV), window_s {window_s:g}; "
+            f"one window: {flops / 1e9:.1f} GFLOP ({flops / window_s / 1e9:.1f} per audio s)"
+        )
+        print(
+            f"float32 matrix product (2048³): {roofline['threads']:.1f} GFLOP/s at "
+            f"{args.cores} threads, {roofline['processes']:.1f} at 1 thread (per process)"
+        )
+        rows = []
+        for mode in MODES:
+            execution = parallel(mode, args.cores)
+            folder = root / mode
+            folder.mkdir()
+            config = extraction_config(
+                folder,
+                dataset,
+                [spec],
+                embedding={"window_s": window_s, "hop_s": window_s},
+                execution=execution,
+            )
+            bare, _, _ = bare_throughput(config, execution["workers"], execution["threads"])
+            result = pipeline(config, folder)
+            assert result["computed"] == tracks, result
+            audio_s = tracks * duration_s
+            end_to_end = audio_s / result["wall_s"]
+            streaming = (audio_s - duration_s) / (result["wall_s"] - result["first_s"])
+            achieved = bare * flops / window_s / 1e9
+            peak = roofline[mode] * (1 if mode == "threads" else args.cores)
+            rows.append((mode, execution, bare, end_to_end, result, streaming, achieved, peak))
+            print(f"  {mode}: done ({load_average()})", flush=True)
+
+        features = []
+        features_set = write_corpus(
+            root / "mfcc-corpus", tracks=mfcc_tracks, duration_s=30.0, sample_rate=22050
+        )
+        for mode in MODES:
+            folder = root / f"mfcc-{mode}"
+            folder.mkdir()
+            config = extraction_config(
+                folder, features_set, [{"type": "mfcc"}], execution=parallel(mode, args.cores)
+            )
+            result = pipeline(config, folder)
+            features.append((mode, mfcc_tracks * 30.0 / result["wall_s"], result["wall_s"]))
+        print(f"  mfcc: done ({load_average()})", flush=True)
+        dtype = dtype_comparison(model_dir, window_s if not args.full else 30.0, threads=1)
+
+    print()
+    print(
+        "| mode | workers × threads | bare (audio s/s) | pipeline (audio s/s) | "
+        "**pipeline ÷ bare** | first entry after | ratio after first entry | "
+        "bare GFLOP/s | ÷ matrix-product rate |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for mode, execution, bare, end_to_end, result, streaming, achieved, peak in rows:
+        print(
+            f"| {mode} | {execution['workers']} × {execution['threads']} | {bare:.3g} | "
+            f"{end_to_end:.3g} | **{end_to_end / bare:.2f}** | {result['first_s']:.1f} s | "
+            f"{streaming / bare:.2f} | {achieved:.1f} | {achieved / peak:.2f} |"
+        )
+    (_, _, bare_threads, *_), (_, _, bare_processes, *_) = rows
+    print(f"\nbare transformer, threads ÷ processes: {bare_threads / bare_processes:.2f}")
+    print(f"the huggingface adapter's default: {HuggingFace.parallelism}")
+    (_, mfcc_threads, wall_threads), (_, mfcc_processes, wall_processes) = features
+    print(
+        f"mfcc ({mfcc_tracks} × 30 s) through the pipeline: threads {mfcc_threads:.0f} audio s/s "
+        f"({wall_threads:.1f} s), processes {mfcc_processes:.0f} audio s/s "
+        f"({wall_processes:.1f} s); threads ÷ processes: {mfcc_threads / mfcc_processes:.2f}"
+    )
+    f32_s, bf16_s, pooled, frames = dtype
+    print(
+        f"\ndtype, one {30.0 if args.full else window_s:g}-s window at 1 thread: "
+        f"float32 {f32_s:.2f} s, "
+        f"bfloat16 {bf16_s:.2f} s (bfloat16 ÷ float32 time: {bf16_s / f32_s:.2f})"
+    )
+    print(
+        "bfloat16 relative error per layer 0..12, window embedding: "
+        + ", ".join(f"{value:.1e}" for value in pooled)
+    )
+    print(
+        "bfloat16 relative error per layer 0..12, frames: "
+        + ", ".join(f"{value:.1e}" for value in frames)
+    )
+    print(f"\nload average after: {load_average()}")
+    print("targets: pipeline ÷ bare ≥ 0.95 (--full); bfloat16 never the default beyond 1e-2")
+
+
+if __name__ == "__main__":
+    main()
