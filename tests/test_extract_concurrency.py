@@ -24,7 +24,8 @@ _LOG_VARIABLE = "MIR_REF_TEST_EMBED_LOG"
 
 
 class CountedEnergy:
-    """Frame log-energy, slowed down, that logs each ``embed`` call's process to a file.
+    """Frame log-energy, slowed down (``delay_s`` per window), that logs each ``embed`` call's
+    process to a file.
 
     Named by the ``python`` model adapter in the config, so the runs' own processes load it.
     """
@@ -45,7 +46,7 @@ class CountedEnergy:
         # processes never interleave.
         with open(os.environ[_LOG_VARIABLE], "a") as log:
             log.write(f"{os.getpid()}\n" * len(batch))
-        time.sleep(self.delay_s)  # long enough that the two runs overlap
+        time.sleep(self.delay_s * len(batch))  # long enough that the two runs overlap
         frames = batch.shape[1] // self.frame_length
         x = batch[:, : frames * self.frame_length].reshape(len(batch), frames, -1)
         return np.log(np.mean(x**2, axis=-1) + 1e-8)[None, ..., None].astype(np.float32)
