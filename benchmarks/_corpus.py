@@ -5,9 +5,11 @@ Imported by the benchmark scripts; ``make bench`` skips files that start with ``
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -65,6 +67,17 @@ def extraction_config(folder: Path, dataset: dict, models: list[dict], **overrid
     }
     config.update(overrides)
     return config
+
+
+def run_child(script: str, config: dict, folder: Path) -> dict:
+    """Run ``script --child <folder>/config.json`` in a fresh interpreter and return the JSON
+    object its last line prints (the benchmarks' way to measure a run from a clean process)."""
+    path = Path(folder) / "config.json"
+    path.write_text(json.dumps(config))
+    finished = subprocess.run(
+        [sys.executable, script, "--child", str(path)], check=True, capture_output=True, text=True
+    )
+    return json.loads(finished.stdout.strip().splitlines()[-1])
 
 
 def load_average() -> str:

@@ -17,13 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _corpus import Timer, extraction_config, load_average, write_corpus
+from _corpus import Timer, extraction_config, load_average, run_child, write_corpus
 from _transformer import build_wav2vec2_base
 
 
@@ -62,16 +60,8 @@ def measure(root: Path, model_dir: Path, duration_s: float) -> dict:
         embedding={"window_s": 30.0, "hop_s": 30.0, "pooling": "none"},
         execution={},
     )
-    path = root / "config.json"
-    path.write_text(json.dumps(config))
     with Timer() as timer:
-        finished = subprocess.run(
-            [sys.executable, __file__, "--child", str(path)],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-    result = json.loads(finished.stdout.strip().splitlines()[-1])
+        result = run_child(__file__, config, root)
     assert result["computed"] == 1, result
     return {**result, "seconds": timer.seconds}
 

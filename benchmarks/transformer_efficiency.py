@@ -20,20 +20,26 @@ error of the window's embedding and of its frames).
 
     .venv/bin/python benchmarks/transformer_efficiency.py           # 10 × 6 s, mfcc 40 × 30 s
     .venv/bin/python benchmarks/transformer_efficiency.py --full    # 40 × 30 s, mfcc 120 × 30 s
+    .venv/bin/python benchmarks/transformer_efficiency.py --profile --tracks 4   # where time goes
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from _corpus import FirstEntry, bare_throughput, extraction_config, load_average, write_corpus
+from _corpus import (
+    FirstEntry,
+    bare_throughput,
+    extraction_config,
+    load_average,
+    run_child,
+    write_corpus,
+)
 from _transformer import build_wav2vec2_base, forward_flops, matmul_gflops
 
 from mir_ref.models.hf import HuggingFace
@@ -61,13 +67,13 @@ def child(config_path: Path) -> None:
     print(json.dumps({"computed": stats.computed, "wall_s": wall_s, "first_s": first.seconds}))
 
 
-def pipeline(config: dict, folder: Path) -> dict:
-    path = folder / "config.json"
-    path.write_text(json.dumps(config))
-    finished = subprocess.run(
-        [sys.executable, __file__, "--child", str(path)], check=True, capture_output=True, text=True
-    )
-    return json.loads(finished.stdout.strip().splitlines()[-1])
+def transformer_config(
+    folder: Path, dataset: dict, spec: dict, window_s: float, execution: dict
+) -> dict:
+    """An extraction config of the transformer in ``folder`` (created)."""
+    folder.mkdir()
+    embedding = {"window_s": window_s, "hop_s": window_s}
+    return extraction_config(folder, dataset, [spec], embedding=embedding, execution=execution)
 
 
 def dtype_comparison(model_dir: Path, window_s: float, threads: int) -> list:
@@ -99,12 +105,76 @@ def dtype_comparison(model_dir: Path, window_s: float, threads: int) -> list:
     return [times["float32"], times["bfloat16"], pooled, frames]
 
 
+def profile(model_dir: Path, dataset: dict, root: Path, window_s: float) -> None:
+    """Where the time goes: the operators of one forward pass (``torch.profiler``, two 3-s
+    windows at one thread) and the pipeline's main thread over the corpus (``cProfile``, one
+    process at one thread: model calls, windows cut, audio resampled, waits for the reader)."""
+    import cProfile
+    import pstats
+
+    import torch
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    from mir_ref import registry
+    from mir_ref.config import Experiment
+    from mir_ref.extract import extract
+
+    torch.set_num_threads(1)
+    spec = {"type": "huggingface", "model_id": str(model_dir), "device": "cpu"}
+    model = registry.build("models", spec, where="models[0]")
+    windows = (0.1 * np.random.default_rng(0).standard_normal((2, int(window_s * 16000)))).astype(
+        np.float32
+    )
+    model.embed(windows[:, :16000])
+    with torch_profile(activities=[ProfilerActivity.CPU]) as profiler:
+        model.embed(windows)
+    events = profiler.key_averages()
+    total = sum(event.self_cpu_time_total for event in events)
+    print(
+        f"\nOne forward of two {window_s:g}-s windows, 1 thread: {total / 1e6:.2f} s of operators"
+    )
+    print("| operator | self CPU s | share |")
+    print("| --- | --- | --- |")
+    for event in sorted(events, key=lambda e: -e.self_cpu_time_total)[:10]:
+        share = event.self_cpu_time_total / total
+        print(f"| `{event.key}` | {event.self_cpu_time_total / 1e6:.3f} | {share:.1%} |")
+
+    config = transformer_config(
+        root / "profile", dataset, spec, window_s, {"workers": 1, "threads": 1}
+    )
+    experiment = Experiment.from_config(config)
+    profiler = cProfile.Profile()
+    start = time.perf_counter()
+    profiler.enable()
+    extract(experiment)
+    profiler.disable()
+    wall_s = time.perf_counter() - start
+    stats = pstats.Stats(profiler)
+    parts = {
+        "model calls (`pooled_frames`)": "pooled_frames",
+        "resampling (`audio.resample`)": "resample",
+        "cutting windows (`cut_windows`)": "cut_windows",
+        "waiting for the reader or writer threads (`Future.result`)": "result",
+        "store checks (`Store.has`)": "has",
+    }
+    print(f"\nThe pipeline in one process at one thread: {wall_s:.1f} s wall (main thread)")
+    print("| part | cumulative s | share of wall |")
+    print("| --- | --- | --- |")
+    for label, name in parts.items():
+        seconds = sum(row[3] for (_, _, function), row in stats.stats.items() if function == name)
+        print(f"| {label} | {seconds:.2f} | {seconds / wall_s:.1%} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="40 tracks × 30 s, 120 for mfcc")
     parser.add_argument("--tracks", type=int, help="transformer tracks (default 10; full 40)")
     parser.add_argument("--duration-s", type=float, help="seconds per track (default 6; full 30)")
     parser.add_argument("--cores", type=int, default=2, help="cores to spend (default 2)")
+    parser.add_argument(
+        "--profile", action="store_true", help="only profile one forward and the pipeline"
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -123,6 +193,9 @@ def main() -> None:
         dataset = write_corpus(
             root / "corpus", tracks=tracks, duration_s=duration_s, sample_rate=22050
         )
+        if args.profile:
+            profile(model_dir, dataset, root, window_s)
+            return
         flops = forward_flops(model_dir, int(window_s * 16000))
         roofline = {mode: matmul_gflops(args.cores if mode == "threads" else 1) for mode in MODES}
         print(
@@ -138,16 +211,9 @@ def main() -> None:
         for mode in MODES:
             execution = parallel(mode, args.cores)
             folder = root / mode
-            folder.mkdir()
-            config = extraction_config(
-                folder,
-                dataset,
-                [spec],
-                embedding={"window_s": window_s, "hop_s": window_s},
-                execution=execution,
-            )
+            config = transformer_config(folder, dataset, spec, window_s, execution)
             bare, _, _ = bare_throughput(config, execution["workers"], execution["threads"])
-            result = pipeline(config, folder)
+            result = run_child(__file__, config, folder)
             assert result["computed"] == tracks, result
             audio_s = tracks * duration_s
             end_to_end = audio_s / result["wall_s"]
@@ -167,7 +233,7 @@ def main() -> None:
             config = extraction_config(
                 folder, features_set, [{"type": "mfcc"}], execution=parallel(mode, args.cores)
             )
-            result = pipeline(config, folder)
+            result = run_child(__file__, config, folder)
             features.append((mode, mfcc_tracks * 30.0 / result["wall_s"], result["wall_s"]))
         print(f"  mfcc: done ({load_average()})", flush=True)
         dtype = dtype_comparison(model_dir, window_s if not args.full else 30.0, threads=1)

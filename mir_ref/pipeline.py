@@ -4,7 +4,8 @@ Work is handed out in small batches of units to ``workers`` processes (spawned; 
 experiment's models), never more than a few batches ahead, so memory stays flat however long
 the catalogue. Inside a process three things overlap: a reader thread claims and decodes the
 next unit (decode, deform), the models embed the current one, and a writer thread stores the
-previous one's embeddings. Every model of a unit embeds the same decoded audio.
+previous one's embeddings. Every model of a unit embeds the same decoded audio; each model's
+windows are batched across successive units (:mod:`mir_ref.batches`).
 
 A unit is claimed under non-blocking locks on the keys it computes (:meth:`Store.lock`), so two
 runs on one cache split the work instead of repeating it: a unit another run holds is deferred,

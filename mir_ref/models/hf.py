@@ -89,6 +89,10 @@ class HuggingFace(EmbeddingModel):
 
     # 2: dtype applies on CPU too; long windows cut on frame boundaries (chunk_context_s).
     version: ClassVar[str] = "2"
+    # Benchmark 6 on 2 shared cores: two single-threaded processes ran the 95M-parameter
+    # transformer ~6× faster than one process of two threads (whose every operation waits for
+    # its slowest thread when other programs hold a core). Re-measure on quiet cores.
+    parallelism: ClassVar[Literal["processes", "threads"]] = "processes"
 
     def __post_init__(self) -> None:
         if not self.model_id:
