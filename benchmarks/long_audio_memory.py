@@ -2,14 +2,15 @@
 
 The model of benchmark 6 (wav2vec2-base's architecture, 94.4M parameters, random weights,
 ``layers: all``: 13 hidden states of 768 per frame) with ``window_s: 30``, ``hop_s: 30``,
-``pooling: none``, at the default parallelism and ``batch_size``. Each size runs
-``mir_ref.extract.extract`` on a corpus of one track in a fresh process; peak RSS is the
-largest of that process and its workers (``getrusage``). A 10-minute track holds 20 windows of
+``pooling: none``, at the default ``batch_size`` (``auto``: one 30-s window per forward on
+CPU). Each size runs ``mir_ref.extract.extract`` on a corpus of one track in a fresh process
+(one unit of work: it runs in that process); peak RSS is the largest of that process and any
+worker (``getrusage``). A 10-minute track holds 20 windows of
 1,500 frames: all its frames for all layers would be 1.2 GB of float32, which the pipeline
 never holds (it pools each batch of windows as it is embedded).
 
-    .venv/bin/python benchmarks/long_audio_memory.py          # 30 s vs 90 s (~1 min idle)
-    .venv/bin/python benchmarks/long_audio_memory.py --full   # 30 s vs 10 min (~4 min idle)
+    .venv/bin/python benchmarks/long_audio_memory.py          # 30 s vs 60 s
+    .venv/bin/python benchmarks/long_audio_memory.py --full   # 30 s vs 10 min
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ def child(config_path: Path) -> None:
             {
                 "computed": stats.computed,
                 "shape": list(shape),
-                "parallelism": experiment.extraction_parallelism(),
                 "peak_kib": max(own, workers),
             }
         )
@@ -69,13 +69,14 @@ def measure(root: Path, model_dir: Path, duration_s: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="a 10-minute long track")
-    parser.add_argument("--long-s", type=float, help="the long track (default 90 s; full 600)")
+    parser.add_argument("--quick", action="store_true", help="a 40-s long track")
+    parser.add_argument("--long-s", type=float, help="the long track (default 60 s; full 600)")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child)
         return
-    long_s = args.long_s or (600.0 if args.full else 90.0)
+    long_s = args.long_s or (600.0 if args.full else 40.0 if args.quick else 60.0)
     print(f"load average before: {load_average()}")
     print(
         f"{time.strftime('%Y-%m-%d %H:%M %Z')}; wav2vec2-base architecture, layers: all, "
@@ -90,13 +91,12 @@ def main() -> None:
             folder.mkdir()
             rows.append((duration_s, measure(folder, model_dir, duration_s)))
     print()
-    print("| track | entry `[layers, windows, dim]` | workers × threads | wall | peak RSS |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| track | entry `[layers, windows, dim]` | wall | peak RSS |")
+    print("| --- | --- | --- | --- |")
     for duration_s, result in rows:
-        workers, threads = result["parallelism"]
         print(
-            f"| {duration_s:g} s | {result['shape']} | {workers} × {threads} | "
-            f"{result['seconds']:.1f} s | {result['peak_kib'] / 1024:.0f} MiB |"
+            f"| {duration_s:g} s | {result['shape']} | {result['seconds']:.1f} s | "
+            f"{result['peak_kib'] / 1024:.0f} MiB |"
         )
     (_, short), (_, long) = rows
     ratio = long["peak_kib"] / short["peak_kib"]

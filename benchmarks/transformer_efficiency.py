@@ -10,15 +10,16 @@ single-threaded processes) —
 - *bare*: ``model.embed`` on every track's windows, decoded, resampled and cut in advance
   (untimed), one forward after the other, in that many processes and threads;
 - *pipeline*: ``mir_ref.extract.extract`` with ``execution: {workers, threads}`` from an empty
-  cache in a fresh process, timed whole (model loading, decoding, resampling, store writes).
+  cache in a fresh process, timed whole (model loading, decoding, resampling, store writes);
+  in the adapter's default mode (both with ``--full`` or ``--pipeline-modes``).
 
 Also printed: the achieved arithmetic rate of the bare model (one forward's FLOPs, counted
 from the config, × forwards per second) ÷ this machine's float32 matrix-product rate (the
 roofline); the hand-made features (``mfcc``) through the pipeline in both modes; and
-``dtype: bfloat16`` against float32 on one 3-s window at one thread (time, and the relative
-error of the window's embedding and of its frames).
+``dtype: bfloat16`` against float32 on one window at one thread (1 s; 3 s with ``--full``:
+time, and the relative error of the window's embedding and of its frames).
 
-    .venv/bin/python benchmarks/transformer_efficiency.py           # 10 × 6 s, mfcc 40 × 30 s
+    .venv/bin/python benchmarks/transformer_efficiency.py           # 10 × 3 s, mfcc 16 × 30 s
     .venv/bin/python benchmarks/transformer_efficiency.py --full    # 40 × 30 s, mfcc 120 × 30 s
     .venv/bin/python benchmarks/transformer_efficiency.py --profile --tracks 4   # where time goes
 """
@@ -78,8 +79,8 @@ def transformer_config(
 
 def dtype_comparison(model_dir: Path, window_s: float, threads: int) -> list:
     """float32 and bfloat16 on one window in this process: seconds of one forward (after one
-    on a 1-s window) and each layer's relative error, ‖bfloat16 − float32‖ / ‖float32‖, of the
-    window's embedding (frames averaged) and of its frames."""
+    on a quarter of a second) and each layer's relative error, ‖bfloat16 − float32‖ /
+    ‖float32‖, of the window's embedding (frames averaged) and of its frames."""
     import torch
 
     from mir_ref import registry
@@ -91,7 +92,7 @@ def dtype_comparison(model_dir: Path, window_s: float, threads: int) -> list:
     for dtype in ("float32", "bfloat16"):
         spec = {"type": "huggingface", "model_id": str(model_dir), "device": "cpu", "dtype": dtype}
         model = registry.build("models", spec, where="models[0]")
-        model.embed(window[:, :16000])
+        model.embed(window[:, :4000])
         start = time.perf_counter()
         outputs[dtype] = model.embed(window)
         times[dtype] = time.perf_counter() - start
@@ -169,8 +170,14 @@ def profile(model_dir: Path, dataset: dict, root: Path, window_s: float) -> None
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="40 tracks × 30 s, 120 for mfcc")
+    parser.add_argument("--quick", action="store_true", help="10 tracks × 1 s, 10 for mfcc")
     parser.add_argument("--tracks", type=int, help="transformer tracks (default 10; full 40)")
-    parser.add_argument("--duration-s", type=float, help="seconds per track (default 6; full 30)")
+    parser.add_argument("--duration-s", type=float, help="seconds per track (default 3; full 30)")
+    parser.add_argument("--modes", default=",".join(MODES), help="bare modes (default both)")
+    parser.add_argument(
+        "--pipeline-modes",
+        help="modes the pipeline runs in (default: the adapter's default mode; full: both)",
+    )
     parser.add_argument("--cores", type=int, default=2, help="cores to spend (default 2)")
     parser.add_argument(
         "--profile", action="store_true", help="only profile one forward and the pipeline"
@@ -181,8 +188,17 @@ def main() -> None:
         child(args.child)
         return
     tracks = args.tracks or (40 if args.full else 10)
-    duration_s = args.duration_s or (30.0 if args.full else 6.0)
-    mfcc_tracks = 120 if args.full else 40
+    duration_s = args.duration_s or (30.0 if args.full else 1.0 if args.quick else 3.0)
+    mfcc_tracks = 120 if args.full else 10 if args.quick else 16
+    default_mode = HuggingFace.parallelism
+    modes = args.modes.split(",")
+    pipeline_modes = (
+        args.pipeline_modes.split(",")
+        if args.pipeline_modes
+        else MODES
+        if args.full
+        else [default_mode]
+    )
     window_s = 3.0
     print(f"load average before: {load_average()}")
     print(f"{time.strftime('%Y-%m-%d %H:%M %Z')}; {args.cores} cores")
@@ -196,47 +212,48 @@ def main() -> None:
         if args.profile:
             profile(model_dir, dataset, root, window_s)
             return
-        flops = forward_flops(model_dir, int(window_s * 16000))
+        cut_s = min(window_s, duration_s)  # a track shorter than a window is one window
+        flops = forward_flops(model_dir, int(cut_s * 16000))
         roofline = {mode: matmul_gflops(args.cores if mode == "threads" else 1) for mode in MODES}
         print(
             f"wav2vec2-base architecture (94.4M parameters, random weights), layers: all; "
             f"{tracks} tracks × {duration_s:g} s (22.05 kHz WAV), window_s {window_s:g}; "
-            f"one window: {flops / 1e9:.1f} GFLOP ({flops / window_s / 1e9:.1f} per audio s)"
+            f"one window: {flops / 1e9:.1f} GFLOP ({flops / cut_s / 1e9:.1f} per audio s)"
         )
         print(
             f"float32 matrix product (2048³): {roofline['threads']:.1f} GFLOP/s at "
             f"{args.cores} threads, {roofline['processes']:.1f} at 1 thread (per process)"
         )
         rows = []
-        for mode in MODES:
+        for mode in modes:
             execution = parallel(mode, args.cores)
             folder = root / mode
             config = transformer_config(folder, dataset, spec, window_s, execution)
             bare, _, _ = bare_throughput(config, execution["workers"], execution["threads"])
-            result = run_child(__file__, config, folder)
-            assert result["computed"] == tracks, result
-            audio_s = tracks * duration_s
-            end_to_end = audio_s / result["wall_s"]
-            streaming = (audio_s - duration_s) / (result["wall_s"] - result["first_s"])
-            achieved = bare * flops / window_s / 1e9
+            result = None
+            if mode in pipeline_modes:
+                result = run_child(__file__, config, folder)
+                assert result["computed"] == tracks, result
+            achieved = bare * flops / cut_s / 1e9
             peak = roofline[mode] * (1 if mode == "threads" else args.cores)
-            rows.append((mode, execution, bare, end_to_end, result, streaming, achieved, peak))
+            rows.append((mode, execution, bare, result, achieved, peak))
             print(f"  {mode}: done ({load_average()})", flush=True)
 
-        features = []
+        features = {}
         features_set = write_corpus(
             root / "mfcc-corpus", tracks=mfcc_tracks, duration_s=30.0, sample_rate=22050
         )
-        for mode in MODES:
+        for mode in modes:
             folder = root / f"mfcc-{mode}"
             folder.mkdir()
             config = extraction_config(
                 folder, features_set, [{"type": "mfcc"}], execution=parallel(mode, args.cores)
             )
             result = run_child(__file__, config, folder)
-            features.append((mode, mfcc_tracks * 30.0 / result["wall_s"], result["wall_s"]))
+            features[mode] = (mfcc_tracks * 30.0 / result["wall_s"], result["wall_s"])
         print(f"  mfcc: done ({load_average()})", flush=True)
-        dtype = dtype_comparison(model_dir, window_s if not args.full else 30.0, threads=1)
+        dtype_window_s = 3.0 if args.full else 1.0
+        dtype = dtype_comparison(model_dir, dtype_window_s, threads=1)
 
     print()
     print(
@@ -245,24 +262,37 @@ def main() -> None:
         "bare GFLOP/s | ÷ matrix-product rate |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for mode, execution, bare, end_to_end, result, streaming, achieved, peak in rows:
+    audio_s = tracks * duration_s
+    for mode, execution, bare, result, achieved, peak in rows:
+        pipeline = "– | – | – | –"
+        if result is not None:
+            end_to_end = audio_s / result["wall_s"]
+            streaming = (audio_s - duration_s) / (result["wall_s"] - result["first_s"])
+            pipeline = (
+                f"{end_to_end:.3g} | **{end_to_end / bare:.2f}** | {result['first_s']:.1f} s | "
+                f"{streaming / bare:.2f}"
+            )
         print(
-            f"| {mode} | {execution['workers']} × {execution['threads']} | {bare:.3g} | "
-            f"{end_to_end:.3g} | **{end_to_end / bare:.2f}** | {result['first_s']:.1f} s | "
-            f"{streaming / bare:.2f} | {achieved:.1f} | {achieved / peak:.2f} |"
+            f"| {mode}{' (default)' if mode == default_mode else ''} | "
+            f"{execution['workers']} × {execution['threads']} | {bare:.3g} | {pipeline} | "
+            f"{achieved:.1f} | {achieved / peak:.2f} |"
         )
-    (_, _, bare_threads, *_), (_, _, bare_processes, *_) = rows
-    print(f"\nbare transformer, threads ÷ processes: {bare_threads / bare_processes:.2f}")
-    print(f"the huggingface adapter's default: {HuggingFace.parallelism}")
-    (_, mfcc_threads, wall_threads), (_, mfcc_processes, wall_processes) = features
+    bare = {row[0]: row[2] for row in rows}
+    if len(bare) == 2:
+        ratio = bare["threads"] / bare["processes"]
+        print(f"\nbare transformer, threads ÷ processes: {ratio:.2f}")
     print(
-        f"mfcc ({mfcc_tracks} × 30 s) through the pipeline: threads {mfcc_threads:.0f} audio s/s "
-        f"({wall_threads:.1f} s), processes {mfcc_processes:.0f} audio s/s "
-        f"({wall_processes:.1f} s); threads ÷ processes: {mfcc_threads / mfcc_processes:.2f}"
+        f"mfcc ({mfcc_tracks} × 30 s) through the pipeline: "
+        + ", ".join(
+            f"{m} {rate:.0f} audio s/s ({wall:.1f} s)" for m, (rate, wall) in features.items()
+        )
     )
+    if len(features) == 2:
+        ratio = features["threads"][0] / features["processes"][0]
+        print(f"mfcc, threads ÷ processes: {ratio:.2f}")
     f32_s, bf16_s, pooled, frames = dtype
     print(
-        f"\ndtype, one {30.0 if args.full else window_s:g}-s window at 1 thread: "
+        f"\ndtype, one {dtype_window_s:g}-s window at 1 thread: "
         f"float32 {f32_s:.2f} s, "
         f"bfloat16 {bf16_s:.2f} s (bfloat16 ÷ float32 time: {bf16_s / f32_s:.2f})"
     )
