@@ -5,7 +5,11 @@ Imported by the benchmark scripts; ``make bench`` skips files that start with ``
 
 from __future__ import annotations
 
+import json
+import multiprocessing
 import os
+import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -65,6 +69,17 @@ def extraction_config(folder: Path, dataset: dict, models: list[dict], **overrid
     return config
 
 
+def run_child(script: str, config: dict, folder: Path) -> dict:
+    """Run ``script --child <folder>/config.json`` in a fresh interpreter and return the JSON
+    object its last line prints (the benchmarks' way to measure a run from a clean process)."""
+    path = Path(folder) / "config.json"
+    path.write_text(json.dumps(config))
+    finished = subprocess.run(
+        [sys.executable, script, "--child", str(path)], check=True, capture_output=True, text=True
+    )
+    return json.loads(finished.stdout.strip().splitlines()[-1])
+
+
 def load_average() -> str:
     """The 1-, 5- and 15-minute load averages, as ``uptime`` prints them."""
     return ", ".join(f"{value:.2f}" for value in os.getloadavg())
@@ -110,3 +125,70 @@ class FirstEntry:
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def _bare_worker(config: dict, index: int, workers: int, threads: int, barrier, results) -> None:
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    import threadpoolctl
+    import torch
+
+    torch.set_num_threads(threads)
+    threadpoolctl.threadpool_limits(threads)
+    from mir_ref import audio as audio_io
+    from mir_ref.config import Experiment
+    from mir_ref.extract import decode_unit
+    from mir_ref.plan import extraction_units
+
+    experiment = Experiment.from_config(config)
+    entry = experiment.models[0]
+    model = entry.model
+    batches, audio_s = [], 0.0
+    prepare_start = time.perf_counter()
+    for unit in extraction_units(experiment)[index::workers]:
+        audio, rate = decode_unit(experiment, unit)
+        audio_s += len(audio) / rate
+        audio = audio_io.resample(audio, rate, model.sample_rate)
+        batches.append(
+            audio_io.windows(audio, model.sample_rate, window_s=entry.window_s, hop_s=entry.hop_s)
+        )
+    prepare_s = time.perf_counter() - prepare_start
+    model.embed(batches[0][:1])  # build the network outside the timing
+    barrier.wait()
+    start, cpu_start = time.perf_counter(), time.process_time()
+    for batch in batches:
+        model.embed(batch)
+    results.put((audio_s, time.perf_counter() - start, prepare_s, time.process_time() - cpu_start))
+
+
+def bare_throughput(config: dict, workers: int, threads: int = 1) -> tuple[float, float, float]:
+    """The bare model: ``model.embed`` on every track's windows, decoded, resampled and cut
+    in advance (untimed), in ``workers`` spawned processes of ``threads`` threads started
+    together behind a barrier (the model built and run once on one window first).
+
+    Returns
+    -------
+    Seconds of audio per second, decode+resample time ÷ embed time, and CPU seconds.
+    """
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(workers), context.Queue()
+    processes = [
+        context.Process(target=_bare_worker, args=(config, i, workers, threads, barrier, results))
+        for i in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    measured = [results.get() for _ in processes]
+    for process in processes:
+        process.join()
+    audio_s = sum(m[0] for m in measured)
+    embed_s = sum(m[1] for m in measured)
+    cpu_s = sum(m[3] for m in measured)
+    return audio_s / max(m[1] for m in measured), sum(m[2] for m in measured) / embed_s, cpu_s
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the pipeline's workers)."""
+    own, children = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime

@@ -15,12 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from _corpus import Timer, extraction_config, load_average, write_corpus
+from _corpus import Timer, extraction_config, load_average, run_child, write_corpus
 
 MODELS = [{"type": "mfcc"}, {"type": "random_cnn", "depth": 2}]
 DEFORMATIONS = [{"type": "gain", "gain_db": [-20], "apply_to": "both"}]
@@ -43,16 +41,8 @@ def measure(root: Path, tracks: int, duration_s: float, workers: int) -> dict:
     config = extraction_config(
         root, dataset, MODELS, deformations=DEFORMATIONS, execution={"workers": workers}
     )
-    path = root / "config.json"
-    path.write_text(json.dumps(config))
     with Timer() as timer:
-        finished = subprocess.run(
-            [sys.executable, __file__, "--child", str(path)],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-    result = json.loads(finished.stdout.strip().splitlines()[-1])
+        result = run_child(__file__, config, root)
     assert result["computed"] == 2 * tracks * len(MODELS), result
     return {**result, "seconds": timer.seconds}
 

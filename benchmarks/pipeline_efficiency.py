@@ -15,13 +15,18 @@ and writing every entry to the store. Both use ``--workers`` processes.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
-import resource
 import tempfile
-import time
 from pathlib import Path
 
-from _corpus import FirstEntry, Timer, extraction_config, load_average, write_corpus
+from _corpus import (
+    FirstEntry,
+    Timer,
+    bare_throughput,
+    cpu_seconds,
+    extraction_config,
+    load_average,
+    write_corpus,
+)
 
 # name: (config entry, tracks, tracks with --quick, seconds per track)
 MODELS = {
@@ -33,68 +38,6 @@ MODELS = {
     # A cheap hand-made feature: ~1000× real time per core.
     "mfcc": ({"type": "mfcc"}, 120, 40, 30.0),
 }
-
-
-def _bare_worker(config: dict, index: int, workers: int, barrier, results) -> None:
-    import os
-
-    os.environ["OMP_NUM_THREADS"] = "1"
-    import threadpoolctl
-    import torch
-
-    torch.set_num_threads(1)
-    threadpoolctl.threadpool_limits(1)
-    from mir_ref import audio as audio_io
-    from mir_ref.config import Experiment
-    from mir_ref.extract import decode_unit
-    from mir_ref.plan import extraction_units
-
-    experiment = Experiment.from_config(config)
-    entry = experiment.models[0]
-    model = entry.model
-    batches, audio_s = [], 0.0
-    prepare_start = time.perf_counter()
-    for unit in extraction_units(experiment)[index::workers]:
-        audio, rate = decode_unit(experiment, unit)
-        audio_s += len(audio) / rate
-        audio = audio_io.resample(audio, rate, model.sample_rate)
-        batches.append(
-            audio_io.windows(audio, model.sample_rate, window_s=entry.window_s, hop_s=entry.hop_s)
-        )
-    prepare_s = time.perf_counter() - prepare_start
-    model.embed(batches[0][:1])  # build the network outside the timing
-    barrier.wait()
-    start, cpu_start = time.perf_counter(), time.process_time()
-    for batch in batches:
-        model.embed(batch)
-    results.put((audio_s, time.perf_counter() - start, prepare_s, time.process_time() - cpu_start))
-
-
-def bare_throughput(config: dict, workers: int) -> tuple[float, float, float]:
-    """Seconds of audio per second, decode+resample time ÷ embed time, and CPU seconds."""
-    context = multiprocessing.get_context("spawn")
-    barrier, results = context.Barrier(workers), context.Queue()
-    processes = [
-        context.Process(target=_bare_worker, args=(config, i, workers, barrier, results))
-        for i in range(workers)
-    ]
-    for process in processes:
-        process.start()
-    measured = [results.get() for _ in processes]
-    for process in processes:
-        process.join()
-    audio_s = sum(m[0] for m in measured)
-    embed_s = sum(m[1] for m in measured)
-    cpu_s = sum(m[3] for m in measured)
-    return audio_s / max(m[1] for m in measured), sum(m[2] for m in measured) / embed_s, cpu_s
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process and of its finished children (the pipeline's workers)."""
-    own, children = (
-        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
-    )
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main() -> None:

@@ -262,22 +262,38 @@ def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarra
     return soxr.resample(audio, source_rate, target_rate, quality="HQ").astype(np.float32)
 
 
-def windows(audio: np.ndarray, sample_rate: int, *, window_s: float, hop_s: float) -> np.ndarray:
-    """Cut ``[samples]`` audio into ``[windows, window_samples]`` frames.
+def window_starts(
+    samples: int, sample_rate: int, *, window_s: float, hop_s: float
+) -> tuple[np.ndarray, int]:
+    """Where :func:`windows` cuts ``samples`` of audio: each window's first sample and the
+    window length (the audio's own length when it is shorter than one window).
 
     Windows start every ``hop_s``; when the hops leave the end uncovered, one more window is
-    aligned to the end, so every sample is seen and no window is zero-padded. Audio shorter
-    than one window becomes a single window of its own length. The windows are a copy: a
-    model may write into its batch.
+    aligned to the end, so every sample is seen and no window is zero-padded.
     """
     length = int(round(window_s * sample_rate))
     hop = max(1, int(round(hop_s * sample_rate)))
-    if audio.shape[-1] <= length:
-        return audio[None, :].copy()
-    regular = np.lib.stride_tricks.sliding_window_view(audio, length, axis=-1)[::hop]
-    uncovered = (regular.shape[0] - 1) * hop + length < audio.shape[-1]
-    cut = np.empty((regular.shape[0] + uncovered, length), dtype=audio.dtype)
-    cut[: regular.shape[0]] = regular
-    if uncovered:
-        cut[-1] = audio[-length:]
+    if samples <= length:
+        return np.zeros(1, dtype=np.int64), samples
+    starts = np.arange(0, samples - length + 1, hop, dtype=np.int64)
+    if starts[-1] + length < samples:
+        starts = np.append(starts, samples - length)
+    return starts, length
+
+
+def cut_windows(audio: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """``[len(starts), length]``: a copy of the windows of ``audio`` that begin at ``starts``."""
+    cut = np.empty((len(starts), length), dtype=audio.dtype)
+    for row, start in enumerate(starts):
+        cut[row] = audio[start : start + length]
     return cut
+
+
+def windows(audio: np.ndarray, sample_rate: int, *, window_s: float, hop_s: float) -> np.ndarray:
+    """Cut ``[samples]`` audio into ``[windows, window_samples]`` frames (:func:`window_starts`).
+
+    Audio shorter than one window becomes a single window of its own length. The windows are
+    a copy: a model may write into its batch.
+    """
+    starts, length = window_starts(audio.shape[-1], sample_rate, window_s=window_s, hop_s=hop_s)
+    return cut_windows(audio, starts, length)

@@ -110,7 +110,11 @@ class ExecutionConfig(_Section):
     """Where the work runs: this machine (``local``) or a Ray cluster (``ray``)."""
 
     backend: Literal["local", "ray"] = "local"
-    workers: int | None = Field(None, ge=1, description="extraction processes; default: cores")
+    # Extraction processes and each one's intra-op threads (torch, BLAS, OpenMP). Unset, they
+    # follow the models' kind (EmbeddingModel.parallelism, chosen by measurement): see
+    # Experiment.extraction_parallelism.
+    workers: int | None = Field(None, ge=1, description="extraction processes; default: by model")
+    threads: int | None = Field(None, ge=1, description="threads per extraction process")
     # A track whose audio is missing, corrupt or unusable stops the run (error), or is left
     # out and listed in skipped.csv and the report (skip); see mir_ref.preflight.
     on_bad_audio: Literal["error", "skip"] = "error"
@@ -622,6 +626,24 @@ class Experiment:
                 WEIGHTED_LAYER,
             )
         return cls(config, config.name, output_dir, cache_dir, datasets, conditions, models, probes)
+
+    def extraction_parallelism(self) -> tuple[int, int]:
+        """Local extraction processes and the intra-op threads of each: ``(workers, threads)``.
+
+        ``execution.workers`` and ``execution.threads`` where set. Otherwise by the models'
+        kind (:attr:`~mir_ref.models.base.EmbeddingModel.parallelism`): when any model runs
+        best on ``threads``, one process whose operations use every core; else one
+        single-threaded process per core.
+        """
+        cores = os.cpu_count() or 1
+        execution = self.config.execution
+        threaded = any(entry.model.parallelism == "threads" for entry in self.models)
+        workers, threads = execution.workers, execution.threads
+        if workers is None:
+            workers = max(1, cores // threads) if threads else 1 if threaded else cores
+        if threads is None:
+            threads = max(1, cores // workers) if threaded else 1
+        return workers, threads
 
     def resolved(self) -> dict[str, Any]:
         """The config with defaults filled in and paths made absolute (saved with results)."""

@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from mir_ref import audio as audio_io
-from mir_ref import memory
+from mir_ref.batches import WindowBatches
 from mir_ref.config import Experiment, ModelEntry
-from mir_ref.errors import ComponentError, MirRefError
-from mir_ref.models.base import EmbeddingModel
+from mir_ref.errors import MirRefError
 from mir_ref.models.info import write_models_json
 from mir_ref.plan import ExtractionUnit, extraction_units, track_rng
 from mir_ref.store import Store
@@ -54,35 +50,6 @@ def add_speed(totals: dict[str, list[float]], more: dict[str, list[float]]) -> N
         total[1] += measured[1]
         for index in (2, 3):
             total[index] = float(np.fmax(total[index], measured[index]))
-
-
-def embed_track(
-    model: EmbeddingModel,
-    audio: np.ndarray,
-    sample_rate: int,
-    *,
-    window_s: float,
-    hop_s: float,
-) -> np.ndarray:
-    """Embed one track's audio window by window.
-
-    Parameters
-    ----------
-    audio : ``[samples]`` float32 at ``sample_rate``.
-
-    Returns
-    -------
-    ``[layers, windows, dim]`` float32: the model's frames averaged within each window.
-    """
-    audio = audio_io.resample(audio, sample_rate, model.sample_rate)
-    batch = audio_io.windows(audio, model.sample_rate, window_s=window_s, hop_s=hop_s)
-    output = np.asarray(model.embed(batch))
-    if output.ndim != 4 or output.shape[1] != batch.shape[0]:
-        raise ComponentError(
-            f"model {type(model).__name__}.embed returned shape {output.shape}; expected "
-            f"[layers, {batch.shape[0]}, frames, dim]"
-        )
-    return output.mean(axis=2).astype(np.float32)
 
 
 def missing_models(experiment: Experiment, store: Store, unit: ExtractionUnit) -> list[ModelEntry]:
@@ -169,52 +136,20 @@ def embed_unit(
     models: list[ModelEntry],
     speed: dict[str, list[float]],
 ) -> list[tuple[ModelEntry, np.ndarray]]:
-    """Embed one unit's decoded audio with each of ``models``.
+    """Embed one unit's decoded audio with each of ``models``, on its own.
 
-    The audio is resampled once per distinct model sample rate and shared by the models that
-    use it. ``speed`` accumulates, per model name, the :data:`MEASURES` of the calls.
+    The audio is resampled once per distinct model sample rate and cut into windows of each
+    model's ``window_s`` every ``hop_s``; each window's frames are averaged
+    (:class:`~mir_ref.batches.WindowBatches`, as in the pipeline, with this unit alone).
+    ``speed`` accumulates, per model name, the :data:`MEASURES` of the calls.
 
     Returns
     -------
     ``(model, [layers, windows, dim] float32)`` per model, in the order of ``models``.
     """
-    resampled: dict[int, np.ndarray] = {}
-    results = []
-    for model in models:
-        try:
-            start = time.perf_counter()
-            rate = int(model.model.sample_rate)
-            if rate not in resampled:
-                resampled[rate] = audio_io.resample(audio, sample_rate, rate)
-            on_gpu = getattr(model.model, "device_name", "cpu") != "cpu"
-            with memory.peak(gpu=on_gpu) as peak:
-                embeddings = embed_track(
-                    model.model, resampled[rate], rate, window_s=model.window_s, hop_s=model.hop_s
-                )
-            seconds = time.perf_counter() - start
-            add_speed(
-                speed,
-                {model.name: [len(audio) / sample_rate, seconds, _nan(peak.added_bytes),
-                              _nan(peak.gpu_bytes)]},
-            )  # fmt: skip
-        except MirRefError:
-            raise
-        except Exception as error:
-            raise ComponentError(
-                f"model '{model.name}' failed on track '{unit.track.id}' of dataset "
-                f"'{unit.dataset.name}' ({unit.condition.label}): {error}"
-            ) from error
-        if not np.all(np.isfinite(embeddings)):
-            raise ComponentError(
-                f"model '{model.name}' returned NaN or infinite values for track "
-                f"'{unit.track.id}' ({unit.condition.label})"
-            )
-        results.append((model, embeddings))
-    return results
-
-
-def _nan(value: int | None) -> float:
-    return math.nan if value is None else float(value)
+    batches = WindowBatches(speed)
+    done = batches.add(unit, audio, sample_rate, models) + batches.flush()
+    return done[0][1]
 
 
 def entry_meta(unit: ExtractionUnit, model: ModelEntry) -> dict[str, str]:
@@ -254,16 +189,13 @@ def process_unit(
     return len(results)
 
 
-def worker_count(experiment: Experiment) -> int:
-    """Extraction processes: the config's ``execution.workers``, else the machine's cores."""
-    return experiment.config.execution.workers or os.cpu_count() or 1
-
-
 def extract(experiment: Experiment) -> ExtractionStats:
     """Compute every embedding the experiment needs that the store lacks.
 
-    Work streams through ``execution.workers`` processes (each unit decodes and deforms a
-    track once, then feeds every model that lacks it); results do not depend on the count.
+    Work streams through ``execution.workers`` processes of ``execution.threads`` threads each
+    (:meth:`~mir_ref.config.Experiment.extraction_parallelism`); each unit decodes and deforms
+    a track once, then feeds every model that lacks it. Results do not depend on the number
+    of processes; network models' last bits depend on the number of threads.
     Entries another run is computing on the same cache are waited for, not recomputed.
     """
     from mir_ref.pipeline import run_pipeline
@@ -273,8 +205,10 @@ def extract(experiment: Experiment) -> ExtractionStats:
     keys = {key for unit in units for key in unit.keys.values()}
     todo = [u for u in units if not all(store.has(key) for key in u.keys.values())]
     stats = ExtractionStats(cached=len(keys))
-    workers = worker_count(experiment)
-    stats.computed = run_pipeline(experiment, store, todo, stats.speed, workers=workers)
+    workers, threads = experiment.extraction_parallelism()
+    stats.computed = run_pipeline(
+        experiment, store, todo, stats.speed, workers=workers, threads=threads
+    )
     stats.cached -= stats.computed
     return finish(experiment, stats, any_units=bool(units))
 

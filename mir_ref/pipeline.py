@@ -4,7 +4,8 @@ Work is handed out in small batches of units to ``workers`` processes (spawned; 
 experiment's models), never more than a few batches ahead, so memory stays flat however long
 the catalogue. Inside a process three things overlap: a reader thread claims and decodes the
 next unit (decode, deform), the models embed the current one, and a writer thread stores the
-previous one's embeddings. Every model of a unit embeds the same decoded audio.
+previous one's embeddings. Every model of a unit embeds the same decoded audio; each model's
+windows are batched across successive units (:mod:`mir_ref.batches`).
 
 A unit is claimed under non-blocking locks on the keys it computes (:meth:`Store.lock`), so two
 runs on one cache split the work instead of repeating it: a unit another run holds is deferred,
@@ -36,15 +37,9 @@ import numpy as np
 import threadpoolctl
 
 from mir_ref import progress
+from mir_ref.batches import WindowBatches
 from mir_ref.config import Experiment, ModelEntry
-from mir_ref.extract import (
-    LastTrack,
-    add_speed,
-    decode_unit,
-    embed_unit,
-    entry_meta,
-    missing_models,
-)
+from mir_ref.extract import LastTrack, add_speed, decode_unit, entry_meta, missing_models
 from mir_ref.plan import ExtractionUnit
 from mir_ref.preflight import TrackSkipped
 from mir_ref.store import Store
@@ -145,6 +140,10 @@ def run_units(
 ) -> _Outcome:
     """Extract ``units`` in this process: read ahead, embed, write behind.
 
+    Each model's windows are batched across successive units (:mod:`mir_ref.batches`), so
+    its calls are full whatever the track lengths; a unit is written once all its windows
+    are embedded.
+
     With ``blocking`` false a unit whose keys another run holds is skipped and reported in
     ``deferred``; with ``blocking`` true its locks are waited for. ``advance()`` is called
     once per unit handled. ``last`` keeps the last decoded track across calls.
@@ -153,11 +152,25 @@ def run_units(
     if not units:
         return outcome
     last = LastTrack() if last is None else last
+    batches = WindowBatches(outcome.speed)
     with (
         ThreadPoolExecutor(1, thread_name_prefix="mir_ref-read") as reader,
         ThreadPoolExecutor(1, thread_name_prefix="mir_ref-write") as writer,
     ):
         writes: collections.deque[Future] = collections.deque()
+
+        def write(completed: list[tuple[_Claim, list[tuple[ModelEntry, np.ndarray]]]]) -> None:
+            for index, (claim, results) in enumerate(completed):
+                try:
+                    while len(writes) >= PENDING_WRITES:
+                        writes.popleft().result()
+                except BaseException:
+                    for unwritten, _ in completed[index:]:
+                        unwritten.release()
+                    raise
+                writes.append(writer.submit(_store, store, results, claim))
+                outcome.computed += len(results)
+
         upcoming: Future | None = reader.submit(
             _claim, experiment, store, units[0], blocking=blocking, last=last
         )
@@ -177,22 +190,23 @@ def run_units(
                 if claim is None:
                     continue
                 try:
-                    results = embed_unit(
-                        claim.unit, claim.audio, claim.sample_rate, claim.models, outcome.speed
+                    completed = batches.add(
+                        claim.unit, claim.audio, claim.sample_rate, claim.models, tag=claim
                     )
                 except BaseException:
-                    claim.release()
+                    if not any(pending is claim for pending in batches.pending()):
+                        claim.release()
                     raise
-                claim.audio = None  # the writer needs only the locks; free the audio now
-                while len(writes) >= PENDING_WRITES:
-                    writes.popleft().result()
-                writes.append(writer.submit(_store, store, results, claim))
-                outcome.computed += len(results)
+                claim.audio = None  # the batches keep what they still need to cut
+                write(completed)
+            write(batches.flush())
             while writes:
                 writes.popleft().result()
         except BaseException:
             if upcoming is not None:
                 _release_quietly(upcoming)
+            for pending in batches.pending():
+                pending.release()
             raise
     return outcome
 
@@ -207,23 +221,29 @@ def _release_quietly(upcoming: Future) -> None:
 
 
 @contextlib.contextmanager
-def single_threaded() -> Iterator[None]:
-    """One BLAS, OpenMP and torch thread in this process, as in every extraction worker.
+def threads_limited(threads: int) -> Iterator[None]:
+    """``threads`` BLAS, OpenMP and torch threads in this process, as in an extraction worker.
 
-    Parallelism comes from processes; nested thread pools would only contend with them. The
-    thread count also decides the last bits of some results (a multi-threaded matrix product
-    sums in another order), so every path computes at one thread: an entry's bits do not
-    depend on which run, or how many workers, computed it.
+    A thread count decides the last bits of some results (a multi-threaded matrix product
+    sums in another order), so an entry's bits depend on the count it was computed with
+    (never on the number of processes). Hand-made features and small networks compute at one
+    thread, in any number of processes; large networks may run on several
+    (:meth:`~mir_ref.config.Experiment.extraction_parallelism`).
     """
     import torch
 
     saved = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     try:
-        with threadpoolctl.threadpool_limits(1):
+        with threadpoolctl.threadpool_limits(threads):
             yield
     finally:
         torch.set_num_threads(saved)
+
+
+def single_threaded() -> contextlib.AbstractContextManager[None]:
+    """One BLAS, OpenMP and torch thread in this process (:func:`threads_limited`)."""
+    return threads_limited(1)
 
 
 _WORKER: dict[str, Any] = {}
@@ -265,14 +285,14 @@ def _exit_with(parent_pid: int) -> None:
     os._exit(1)
 
 
-def _worker_init(experiment: Experiment, parent_pid: int) -> None:
+def _worker_init(experiment: Experiment, parent_pid: int, threads: int) -> None:
     threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True).start()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # also when started by another context
     # Read by torch when a model first imports it; set here, before any model runs.
-    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ["OMP_NUM_THREADS"] = str(threads)
     if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
-    threadpoolctl.threadpool_limits(1)
+        sys.modules["torch"].set_num_threads(threads)
+    threadpoolctl.threadpool_limits(threads)
     _WORKER["experiment"] = experiment
     _WORKER["store"] = Store.of(experiment)
     _WORKER["last_track"] = LastTrack()
@@ -301,7 +321,7 @@ def _batch_size(remaining: int, workers: int) -> int:
 
 
 def _run_processes(
-    experiment: Experiment, units: list[ExtractionUnit], workers: int, advance: Any
+    experiment: Experiment, units: list[ExtractionUnit], workers: int, threads: int, advance: Any
 ) -> _Outcome:
     outcome = _Outcome()
     # Without the probes: unpickling them would import torch in every worker (seconds of
@@ -311,7 +331,7 @@ def _run_processes(
         workers,
         mp_context=_WorkerContext(),
         initializer=_worker_init,
-        initargs=(portable_experiment, os.getpid()),
+        initargs=(portable_experiment, os.getpid(), threads),
     ) as pool:
         running: dict[Future, list[int]] = {}
         handed_out = 0
@@ -344,12 +364,14 @@ def run_pipeline(
     speed: dict[str, list[float]],
     *,
     workers: int,
+    threads: int = 1,
 ) -> int:
     """Extract every embedding of ``units`` the store lacks; return how many were computed.
 
     Parameters
     ----------
     workers : processes; 1 runs in this process (threads still overlap reading and writing).
+    threads : intra-op threads of each process (torch, BLAS, OpenMP).
     speed : accumulates, per model name, :data:`~mir_ref.extract.MEASURES`.
     """
     if not units:
@@ -357,15 +379,15 @@ def run_pipeline(
     workers = max(1, min(workers, math.ceil(len(units) / (2 * UNITS_PER_BATCH))))
     with progress.bar("extract", len(units)) as advance:
         if workers == 1:
-            with single_threaded():
+            with threads_limited(threads):
                 outcome = run_units(experiment, store, units, advance=advance)
         else:
-            outcome = _run_processes(experiment, units, workers, advance)
+            outcome = _run_processes(experiment, units, workers, threads, advance)
     if outcome.deferred:
         log.info(
             "extraction: waiting for %d unit(s) another run is computing", len(outcome.deferred)
         )
-        with single_threaded():
+        with threads_limited(threads):
             waited = run_units(
                 experiment, store, [units[i] for i in sorted(outcome.deferred)], blocking=True
             )

@@ -203,7 +203,13 @@ def run_all(experiment: Experiment, *, prepared: bool = False) -> pd.DataFrame:
 _OUTPUTS_RECORD = ".outputs.json"
 """Beside the results: the key of what the last complete run evaluated and reported, and the
 size and CRC-32 of every file it left, so that a rerun rebuilds a missing or damaged one."""
-_RUN_INPUTS = ("config.yml", "versions.json", "models.json", "skipped.csv", provenance.PROVENANCE_FILE)
+_RUN_INPUTS = (
+    "config.yml",
+    "versions.json",
+    "models.json",
+    "skipped.csv",
+    provenance.PROVENANCE_FILE,
+)
 """Files of the output folder that earlier stages rewrite on every run: inputs, not outputs."""
 
 

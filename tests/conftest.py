@@ -80,15 +80,17 @@ def manifest_config(manifest: Path, **overrides) -> dict:
 
 @pytest.fixture
 def embed_calls(monkeypatch) -> dict:
-    """Counts calls to the hand-made models' ``embed`` in this process: ``{"n": count}``."""
+    """Counts calls to the hand-made models' ``embed`` in this process: ``{"n": calls,
+    "windows": windows embedded}``."""
     from mir_ref.models import handcrafted
 
-    calls = {"n": 0}
+    calls = {"n": 0, "windows": 0}
     for cls in (handcrafted.Mfcc, handcrafted.Chroma, handcrafted.MelSpectrogram):
         original = cls.embed
 
         def counted(self, batch, _original=original):
             calls["n"] += 1
+            calls["windows"] += len(batch)
             return _original(self, batch)
 
         monkeypatch.setattr(cls, "embed", counted)

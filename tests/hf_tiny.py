@@ -42,6 +42,21 @@ def wav2vec2(folder: Path) -> Path:
     return _save(folder, t.Wav2Vec2Model(config), extractor)
 
 
+def wav2vec2_local(folder: Path, *, blocks: int = 2) -> Path:
+    """wav2vec2 whose layer ``"0"`` is purely convolutional: layer-normalised convolution
+    features (no group norm over time) and no waveform normalisation, so each frame of layer 0
+    sees a fixed span of samples (its receptive field: 25 samples of the feature encoder, then
+    the positional convolution's ±4 frames of 20 samples). Blocks 1.. add attention."""
+    import transformers as t
+
+    torch.manual_seed(6)
+    config = t.Wav2Vec2Config(
+        **{**_TRANSFORMER, "num_hidden_layers": blocks}, **_CONV, feat_extract_norm="layer"
+    )
+    extractor = t.Wav2Vec2FeatureExtractor(sampling_rate=16000, do_normalize=False)
+    return _save(folder, t.Wav2Vec2Model(config), extractor)
+
+
 def hubert(folder: Path) -> Path:
     """HuBERT: 2 blocks of width 16."""
     import transformers as t

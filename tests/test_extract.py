@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import threading
 from pathlib import Path
 
@@ -92,7 +93,7 @@ def test_rerun_computes_nothing(tmp_path, embed_calls):
     experiment = Experiment.from_config(config(tmp_path, workers=1, models=[{"type": "mfcc"}]))
     first = extract(experiment)
     calls = embed_calls["n"]
-    assert first.computed == calls > 0
+    assert first.computed > 0 and calls > 0
     second = extract(Experiment.from_config(config(tmp_path, workers=1, models=[{"type": "mfcc"}])))
     assert (second.computed, second.cached, embed_calls["n"]) == (0, first.computed, calls)
 
@@ -102,7 +103,11 @@ def test_models_that_differ_only_in_name_compute_their_shared_entry_once(tmp_pat
     experiment = Experiment.from_config(config(tmp_path, workers=1, models=models))
     stats = extract(experiment)
     units = extraction_units(experiment)
-    assert stats.computed == embed_calls["n"] == len(units)
+    assert stats.computed == len(units)
+    # Every window embedded once: the stored entries hold as many windows as were embedded.
+    store = Store.of(experiment)
+    windows = sum(store.get(unit.keys["mfcc"]).shape[1] for unit in units)
+    assert embed_calls["windows"] == windows
 
 
 def test_an_entry_another_run_holds_is_waited_for_not_recomputed(tmp_path):
@@ -172,3 +177,71 @@ def test_a_tracks_conditions_follow_one_another_and_decode_once(tmp_path, monkey
     with single_threaded():
         extract(experiment)
     assert sorted(decoded) == sorted(set(tracks))
+
+
+def test_model_calls_are_filled_across_tracks_and_never_exceed_the_batch(tmp_path, monkeypatch):
+    from mir_ref.models.random_nets import RandomCnn
+
+    sizes: list[int] = []
+    original = RandomCnn.embed
+
+    def recorded(self, batch):
+        sizes.append(len(batch))
+        return original(self, batch)
+
+    monkeypatch.setattr(RandomCnn, "embed", recorded)
+    model = {"type": "random_cnn", "depth": 1, "width": 8, "batch_size": 4}
+    experiment = Experiment.from_config(config(tmp_path, workers=1, models=[model]))
+    with single_threaded():
+        extract(experiment)
+    store = Store.of(experiment)
+    windows = [store.get(unit.keys["random_cnn"]).shape[1] for unit in extraction_units(experiment)]
+    assert max(windows) < 4  # each track alone would leave its calls part-empty
+    assert sum(sizes) == sum(windows)
+    assert sizes[:-1] == [4] * (len(sizes) - 1) and 1 <= sizes[-1] <= 4
+
+
+class ThreadsSeen:
+    """Records the torch thread count each ``embed`` call runs with (``python`` adapter)."""
+
+    seen: list[int] = []
+    sample_rate = 16000
+    frame_hop_s = 0.1
+
+    def embed(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        ThreadsSeen.seen.append(torch.get_num_threads())
+        return np.zeros((1, len(batch), 1, 2), dtype=np.float32)
+
+
+@pytest.mark.parametrize(("execution", "threads"), [({"workers": 1}, 1), ({"threads": 2}, 2)])
+def test_execution_threads_reach_the_models(tmp_path, execution, threads):
+    model = {"type": "python", "class": "tests.test_extract:ThreadsSeen", "name": "seen"}
+    spec = {**config(tmp_path, workers=1, models=[model]), "execution": execution}
+    experiment = Experiment.from_config(spec)
+    assert experiment.extraction_parallelism() == (1, threads)
+    # The adapter imports the class by its path, which may be another module object than
+    # the one pytest collected.
+    seen = importlib.import_module("tests.test_extract").ThreadsSeen.seen
+    seen.clear()
+    extract(experiment)
+    assert set(seen) == {threads}
+
+
+def test_parallelism_follows_the_model_kind_unless_the_config_says(tmp_path, monkeypatch):
+    from mir_ref.models.handcrafted import Mfcc
+
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+
+    def resolved(**execution) -> tuple[int, int]:
+        spec = config(tmp_path, workers=1, models=[{"type": "mfcc"}])
+        return Experiment.from_config({**spec, "execution": execution}).extraction_parallelism()
+
+    assert resolved() == (4, 1)  # hand-made features: one single-threaded process per core
+    assert resolved(workers=3) == (3, 1)
+    assert resolved(threads=2) == (2, 2)
+    monkeypatch.setattr(Mfcc, "parallelism", "threads")
+    assert resolved() == (1, 4)  # one process whose operations use every core
+    assert resolved(workers=2) == (2, 2)
+    assert resolved(workers=2, threads=1) == (2, 1)

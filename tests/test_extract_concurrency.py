@@ -15,6 +15,7 @@ import yaml
 
 from mir_ref.config import Experiment
 from mir_ref.plan import extraction_units
+from mir_ref.store import Store
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -23,7 +24,8 @@ _LOG_VARIABLE = "MIR_REF_TEST_EMBED_LOG"
 
 
 class CountedEnergy:
-    """Frame log-energy, slowed down, that logs each ``embed`` call's process to a file.
+    """Frame log-energy, slowed down (``delay_s`` per window), that logs each ``embed`` call's
+    process to a file.
 
     Named by the ``python`` model adapter in the config, so the runs' own processes load it.
     """
@@ -40,10 +42,11 @@ class CountedEnergy:
         return self.frame_length / self.sample_rate
 
     def embed(self, batch: np.ndarray) -> np.ndarray:
-        # One short O_APPEND write per call: atomic, so concurrent processes never interleave.
+        # One short O_APPEND write per call (a line per window): atomic, so concurrent
+        # processes never interleave.
         with open(os.environ[_LOG_VARIABLE], "a") as log:
-            log.write(f"{os.getpid()}\n")
-        time.sleep(self.delay_s)  # long enough that the two runs overlap
+            log.write(f"{os.getpid()}\n" * len(batch))
+        time.sleep(self.delay_s * len(batch))  # long enough that the two runs overlap
         frames = batch.shape[1] // self.frame_length
         x = batch[:, : frames * self.frame_length].reshape(len(batch), frames, -1)
         return np.log(np.mean(x**2, axis=-1) + 1e-8)[None, ..., None].astype(np.float32)
@@ -114,8 +117,10 @@ def test_two_runs_on_one_cache_compute_each_entry_once(tmp_path):
     experiment = Experiment.from_config(run_config(tmp_path / "a", cache))
     units = extraction_units(experiment)
     callers = log.read_text().split()
-    # One run alone embeds each unit once with the counted model; the two together, too.
-    assert len(callers) == len(units)
+    # One run alone embeds each window of each unit once; the two together, too.
+    store = Store.of(experiment)
+    model = experiment.models[0].id
+    assert len(callers) == sum(store.get(unit.keys[model]).shape[1] for unit in units)
     assert len(set(callers)) == 2, "the runs did not overlap: one computed everything"
     first, second = (pd.read_csv(tmp_path / name / "run" / "results.csv") for name in "ab")
     pd.testing.assert_frame_equal(first, second)

@@ -9,10 +9,25 @@ in :mod:`mir_ref.models.hf` does the loading, chunking, batching and device hand
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One piece of a window longer than the model's input, and the frames it contributes.
+
+    The model runs on samples ``[start, stop)``; of the frames it returns, ``count`` from
+    ``first`` on are kept (all from ``first`` on when ``count`` is None: the last chunk).
+    """
+
+    start: int
+    stop: int
+    first: int
+    count: int | None
 
 
 class Architecture:
@@ -41,6 +56,51 @@ class Architecture:
     def max_samples(self) -> int:
         """The longest chunk the model is run on, in samples."""
         return round(self.max_chunk_s * self.sample_rate)
+
+    frames_follow_time = True
+    """Whether output frame ``i`` starts ``i`` hops into the input, so that chunks with
+    context can be cut on frame boundaries (not CLAP: one vector per chunk)."""
+
+    @property
+    def hop_samples(self) -> int:
+        """Input samples per output frame; chunks start on multiples of it."""
+        return max(1, round(self.frame_hop_s * self.sample_rate))
+
+    def context_samples(self, context_s: float) -> int:
+        """``context_s`` rounded up to whole frames, in samples."""
+        hop = self.hop_samples
+        return math.ceil(round(context_s * self.sample_rate) / hop) * hop
+
+    def chunks(self, samples: int, *, context_s: float) -> list[Chunk]:
+        """How a window of ``samples`` is run: one chunk when it fits the model's input.
+
+        Longer windows are cut into nearly equal cores on frame boundaries, each run with up
+        to ``context_s`` of the window's audio on both sides (every chunk, context included,
+        fits :attr:`max_samples`); of each chunk's frames only its core's are kept, so with a
+        context that covers the model's receptive field the frames are those of the whole
+        window. Without context each chunk's frames are kept as they come.
+        """
+        if samples <= self.max_samples:
+            return [Chunk(0, samples, 0, None)]
+        hop = self.hop_samples
+        context = self.context_samples(context_s)
+        core_hops = (self.max_samples - 2 * context) // hop
+        if core_hops < 1:
+            raise ValueError(
+                f"a context of {context} samples on both sides leaves no room in the model's "
+                f"input of {self.max_samples} samples"
+            )
+        total_hops = math.ceil(samples / hop)
+        pieces = math.ceil(total_hops / core_hops)
+        bounds = [round(index * total_hops / pieces) * hop for index in range(pieces)] + [samples]
+        chunks = []
+        for index, (begin, end) in enumerate(zip(bounds, bounds[1:], strict=False)):
+            start, stop = max(0, begin - context), min(samples, end + context)
+            last = index == pieces - 1
+            chunks.append(
+                Chunk(start, stop, (begin - start) // hop, None if last else (end - begin) // hop)
+            )
+        return chunks
 
     def layer_sizes(self) -> dict[str, int]:
         """Every layer the model offers and its embedding size, in order."""
@@ -152,6 +212,8 @@ class Clap(Architecture):
     Layers: ``pooled`` (the audio encoder's pooled output) and ``projection`` (the joint
     audio-text space that ``ClapModel.get_audio_features`` returns).
     """
+
+    frames_follow_time = False
 
     @property
     def frame_hop_s(self) -> float:

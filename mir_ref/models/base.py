@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
+
+from mir_ref.errors import ComponentError
+
+WINDOWS_PER_BATCH = 16
+"""Windows per :meth:`EmbeddingModel.embed` call for models that do not say."""
 
 
 class EmbeddingModel:
@@ -17,6 +22,11 @@ class EmbeddingModel:
     """
 
     version: ClassVar[str] = "1"
+    parallelism: ClassVar[Literal["processes", "threads"]] = "processes"
+    """How extraction best spends a machine's cores on this kind of model: ``processes`` (one
+    single-threaded worker per core) or ``threads`` (one worker whose operations use every
+    core). Chosen by measurement (``benchmarks/transformer_efficiency.py``); the config's
+    ``execution.workers`` and ``execution.threads`` override it."""
 
     @property
     def sample_rate(self) -> int:
@@ -51,3 +61,32 @@ class EmbeddingModel:
         ``[layers, batch, frames, dim]`` float32.
         """
         raise NotImplementedError
+
+    def embed_mean(self, batch: np.ndarray) -> np.ndarray:
+        """Each waveform's frames averaged: what the pipeline stores for a window.
+
+        Parameters
+        ----------
+        batch : ``[batch, samples]`` float32 at :attr:`sample_rate`.
+
+        Returns
+        -------
+        ``[layers, batch, dim]`` float32. Models that run long inputs in pieces override it
+        so that a window's frames are never all in memory at once.
+        """
+        output = np.asarray(self.embed(batch))
+        if output.ndim != 4 or output.shape[1] != len(batch):
+            raise ComponentError(
+                f"model {type(self).__name__}.embed returned shape {output.shape}; expected "
+                f"[layers, {len(batch)}, frames, dim]"
+            )
+        return output.mean(axis=2).astype(np.float32)
+
+    def windows_per_batch(self, window_samples: int) -> int:
+        """How many windows of ``window_samples`` the pipeline hands to one :meth:`embed` call.
+
+        The pipeline fills each call with windows of successive tracks and averages each
+        window's frames as soon as the call returns, so this bounds the frames held at once.
+        Models with a ``batch_size`` of whole waveforms return it.
+        """
+        return WINDOWS_PER_BATCH

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -24,6 +25,14 @@ from mir_ref.models.base import EmbeddingModel
 from mir_ref.registry import OMIT_DEFAULT, register
 
 log = logging.getLogger(__name__)
+
+
+CPU_BATCH_AUDIO_S = 8.0
+"""Seconds of audio per forward pass on CPU with ``batch_size: auto``: batching shorter
+windows up to it pays (0.5-s windows ran ~1.6× faster in batches of 16 than alone), batching
+longer ones does not (3-s windows: no difference), and activation memory grows with it."""
+GPU_BATCH_SIZE = 8
+"""Windows per forward pass on a GPU with ``batch_size: auto``."""
 
 
 def _is_local(model_id: str) -> bool:
@@ -54,28 +63,42 @@ class HuggingFace(EmbeddingModel):
         final layer's size. All requested layers come from one forward pass.
     trust_remote_code : run the model repository's own Python code (MERT needs it). Off by
         default: turn it on only for repositories you trust.
-    batch_size : windows (or chunks of long windows) per forward pass.
+    batch_size : windows (or chunks of long windows) per forward pass; ``auto``: 8 on a GPU,
+        and on CPU as many windows as add up to :data:`CPU_BATCH_AUDIO_S` (at least one):
+        there, longer forward passes run no faster (benchmark 6) and memory grows with them.
     device : ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
-    dtype : weights and activations on GPU; ``float16``/``bfloat16`` are ignored on CPU.
-    max_chunk_s : longest chunk fed to raw-waveform models, in seconds; longer windows are
-        split and their frames concatenated. Models with a fixed input length (Whisper 30 s,
-        AST ~10 s, CLAP 10 s) use their own.
     revision : the hub revision to load (a commit hash, branch or tag); default the
         repository's ``main``. The commit actually loaded is recorded in the run's
         ``provenance.json`` either way; a local folder has no revision (its content hash is
         recorded instead).
+    dtype : weights and activations. ``bfloat16`` and ``float16`` change the embeddings
+        (by ~1e-2 relative for bfloat16, measured in benchmark 6) and run faster only where
+        the hardware computes in them (GPUs; CPUs with AVX-512 BF16 or AMX).
+    max_chunk_s : longest input fed to raw-waveform models, in seconds, context included;
+        longer windows are cut into chunks whose frames are concatenated. Models with a fixed
+        input length (Whisper 30 s, AST ~10 s, CLAP 10 s) use their own.
+    chunk_context_s : audio run on both sides of each chunk of a long window, whose frames are
+        dropped, so that a chunk's frames see past its edges: with a context that covers the
+        model's receptive field (convolutional models), chunked frames equal the whole
+        window's; attention still sees only the chunk.
     """
 
     model_id: str = ""
     layers: str | list[int | str] = "all"
     trust_remote_code: bool = False
-    batch_size: int = 8
+    batch_size: int | Literal["auto"] = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
     max_chunk_s: float = 30.0
+    chunk_context_s: float = 0.0
     revision: str | None = field(default=None, metadata=OMIT_DEFAULT)
 
-    version: ClassVar[str] = "1"
+    # 2: dtype applies on CPU too; long windows cut on frame boundaries (chunk_context_s).
+    version: ClassVar[str] = "2"
+    # Benchmark 6 on 2 shared cores: two single-threaded processes ran the 95M-parameter
+    # transformer ~6× faster than one process of two threads (whose every operation waits for
+    # its slowest thread when other programs hold a core). Re-measure on quiet cores.
+    parallelism: ClassVar[Literal["processes", "threads"]] = "processes"
 
     def __post_init__(self) -> None:
         if not self.model_id:
@@ -83,10 +106,12 @@ class HuggingFace(EmbeddingModel):
                 f"model '{type(self).__name__.lower()}': `model_id` is required (a hub id such "
                 "as facebook/wav2vec2-base, or a folder written by save_pretrained)"
             )
-        if self.batch_size <= 0:
-            raise ValueError(f"batch_size: {self.batch_size!r} must be positive")
+        if self.batch_size != "auto" and self.batch_size <= 0:
+            raise ValueError(f"batch_size: {self.batch_size!r} must be positive or 'auto'")
         if self.max_chunk_s <= 0:
             raise ValueError(f"max_chunk_s: {self.max_chunk_s!r} must be positive")
+        if self.chunk_context_s < 0:
+            raise ValueError(f"chunk_context_s: {self.chunk_context_s!r} must be 0 or more")
         if self.revision is not None and (not self.revision or _is_local(self.model_id)):
             raise ConfigError(
                 f"model '{self.model_id}': revision: {self.revision!r} "
@@ -99,6 +124,7 @@ class HuggingFace(EmbeddingModel):
             )
         self._runtime: dict[str, Any] = {}
         self.layers = self._resolve_layers(self.layers)
+        self._check_context()
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -170,6 +196,25 @@ class HuggingFace(EmbeddingModel):
                 config, extractor, max_chunk_s=self.max_chunk_s
             )
         return self._runtime["architecture"]
+
+    def _check_context(self) -> None:
+        if not self.chunk_context_s:
+            return
+        architecture = self._architecture
+        if not architecture.frames_follow_time:
+            raise ValueError(
+                f"chunk_context_s: model '{self.model_id}' returns one vector per "
+                "chunk, so a context has no frames to drop; leave it at 0"
+            )
+        context = architecture.context_samples(self.chunk_context_s)
+        if 2 * context + architecture.hop_samples > architecture.max_samples:
+            longest = (architecture.max_samples - architecture.hop_samples) / 2
+            raise ValueError(
+                f"chunk_context_s: {self.chunk_context_s:g} s on both "
+                f"sides leaves no room in a chunk of {architecture.max_samples} samples "
+                f"(max_chunk_s or the model's own input); at most "
+                f"{longest / architecture.sample_rate:g} s"
+            )
 
     def _resolve_layers(self, requested: str | list[int | str]) -> list[str]:
         sizes = self._architecture.layer_sizes()
@@ -269,15 +314,27 @@ class HuggingFace(EmbeddingModel):
             if device == "cuda" and not torch.cuda.is_available():
                 raise ConfigError(f"model '{self.model_id}': device 'cuda' but no GPU is visible")
             dtype = getattr(torch, self.dtype)
-            if device == "cpu" and dtype != torch.float32:
-                log.warning(
-                    "model '%s': %s is for GPUs; using float32 on CPU", self.model_id, self.dtype
-                )
-                dtype = torch.float32
             model = self._pretrained(_transformers().AutoModel)
             module = self._architecture.runnable(model).to(device=device, dtype=dtype).eval()
+            # Weights on CPU are mapped from the safetensors file and would be read in during
+            # the first forward pass, after its activation peak in the convolutional front
+            # end: a run's peak memory would then depend on how many windows it embeds.
+            # Reading them now (clean file pages, shared between worker processes) makes it
+            # the same from the first window on (benchmark 7).
+            with torch.inference_mode():
+                for tensor in (*module.parameters(), *module.buffers()):
+                    tensor.sum()
             self._runtime["model"] = (module, torch.device(device), dtype)
         return self._runtime["model"]
+
+    def windows_per_batch(self, window_samples: int) -> int:
+        """``batch_size``; ``auto``: 8 on a GPU, windows adding up to
+        :data:`CPU_BATCH_AUDIO_S` on CPU (at least one)."""
+        if self.batch_size != "auto":
+            return self.batch_size
+        if self.device_name == "cuda":
+            return GPU_BATCH_SIZE
+        return max(1, int(CPU_BATCH_AUDIO_S * self.sample_rate // max(1, window_samples)))
 
     def embed(self, batch: np.ndarray) -> np.ndarray:
         """Embed a batch of equal-length waveforms with every configured layer.
@@ -288,17 +345,39 @@ class HuggingFace(EmbeddingModel):
 
         Returns
         -------
-        ``[layers, batch, frames, dim]`` float32. Windows longer than the model's maximum input
-        are cut into nearly equal chunks whose frames are concatenated.
+        ``[layers, batch, frames, dim]`` float32. Windows longer than the model's input are
+        run in chunks (with ``chunk_context_s`` of context) whose frames are concatenated.
         """
+        frames = list(self._chunk_frames(self._checked(batch)))
+        return frames[0] if len(frames) == 1 else np.concatenate(frames, axis=2)
+
+    def embed_mean(self, batch: np.ndarray) -> np.ndarray:
+        """``[layers, batch, dim]``: :meth:`embed`'s frames averaged, a chunk at a time.
+
+        A window longer than the model's input never has all its frames in memory at once:
+        each chunk's frames are summed (in float64) as soon as the chunk has run.
+        """
+        batch = self._checked(batch)
+        if len(self._architecture.chunks(batch.shape[1], context_s=self.chunk_context_s)) == 1:
+            return super().embed_mean(batch)
+        total, count = 0.0, 0
+        for frames in self._chunk_frames(batch):
+            total = total + frames.sum(axis=2, dtype=np.float64)
+            count += frames.shape[2]
+        return (total / count).astype(np.float32)
+
+    def _checked(self, batch: np.ndarray) -> np.ndarray:
         batch = np.asarray(batch, dtype=np.float32)
         if batch.ndim != 2:
             raise ValueError(f"batch: expected [batch, samples], got shape {batch.shape}")
-        pieces = -(-batch.shape[1] // self._architecture.max_samples)
-        chunks = np.array_split(batch, pieces, axis=1)
-        # array_split gives at most two chunk lengths; each is run as its own equal-length batch.
-        per_chunk = [self._embed_equal(chunk) for chunk in chunks]
-        return np.concatenate(per_chunk, axis=2)
+        return batch
+
+    def _chunk_frames(self, batch: np.ndarray) -> Iterator[np.ndarray]:
+        """Each chunk's kept frames, ``[layers, batch, frames, dim]``, one chunk at a time."""
+        for chunk in self._architecture.chunks(batch.shape[1], context_s=self.chunk_context_s):
+            frames = self._embed_equal(batch[:, chunk.start : chunk.stop])
+            stop = frames.shape[2] if chunk.count is None else chunk.first + chunk.count
+            yield frames[:, :, chunk.first : stop]
 
     def _embed_equal(self, chunks: np.ndarray) -> np.ndarray:
         """``[n, samples]`` → ``[layers, n, frames, dim]``, ``batch_size`` rows at a time.
@@ -311,7 +390,7 @@ class HuggingFace(EmbeddingModel):
         module, device, dtype = self._model()
         outputs = []
         start = 0
-        batch_size = self._runtime.get("batch_size", self.batch_size)
+        batch_size = self._runtime.get("batch_size") or self.windows_per_batch(chunks.shape[1])
         with torch.inference_mode():
             while start < len(chunks):
                 rows = chunks[start : start + batch_size]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from typing import TYPE_CHECKING, Any
 
 from mir_ref.atomic import atomic_write_text
@@ -128,9 +127,10 @@ def write_models_json(experiment: Experiment, speed: dict[str, list[float]]) -> 
                 # Per extraction process: with N workers the wall-clock rate is up to N times.
                 "audio_s_per_s": round(audio_s / compute_s, 3),
                 "device": getattr(entry.model, "device_name", "cpu"),
-                "workers": experiment.config.execution.workers or os.cpu_count(),
-                # The most resident memory one embedding call (its lazy weight loading
-                # included) added to its extraction process; None off Linux.
+                "workers": experiment.extraction_parallelism()[0],
+                "threads": experiment.extraction_parallelism()[1],
+                # The most resident memory one embedding call (its weight loading included)
+                # added to its extraction process; None off Linux.
                 "peak_memory_mb": _megabytes(added_bytes),
                 "peak_gpu_memory_mb": _megabytes(gpu_bytes),
             }

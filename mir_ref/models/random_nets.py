@@ -56,6 +56,10 @@ class _RandomNetwork(EmbeddingModel):
         """``hop_length / sample_rate_hz`` (20 ms by default): one frame per spectrogram frame."""
         return self.hop_length / self.sample_rate_hz
 
+    def windows_per_batch(self, window_samples: int) -> int:
+        """``batch_size``: one forward pass per call."""
+        return max(1, self.batch_size)
+
     def layer_sizes(self) -> dict[str, int]:
         """Every layer is ``width`` wide."""
         return dict.fromkeys(self.layers, self.width)
