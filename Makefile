@@ -20,8 +20,11 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 demo: $(STAMP)
 	$(BIN)/mir_ref run -c configs/demo.yml
 
+# Two pytest processes share the tests (pytest-xdist; a module's tests stay together, so the
+# demo's module-scoped run happens once); the tests that time a stop or a kill run alone after.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope -m "not serial"
+	$(BIN)/python -m pytest -q -m serial
 
 # Headless Chromium and its ChromeDriver (Debian packages `chromium` and `chromium-driver`,
 # built from one source and upgraded together) for the report's browser test, which Selenium

@@ -26,7 +26,7 @@ from mir_ref.stages import run_all
 from mir_ref.store import Store
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 KILLS = int(os.environ.get("MIR_REF_STRESS_KILLS", "3"))
 SEED = int(os.environ.get("MIR_REF_STRESS_SEED", "10"))

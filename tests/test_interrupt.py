@@ -18,7 +18,7 @@ from mir_ref import stages
 from mir_ref.config import Experiment
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 
 class SlowModel:

@@ -83,3 +83,25 @@ def test_crepe_runs_end_to_end_and_separates_pitch_classes(tmp_path):
     accuracy = results[(results.metric == "accuracy") & (results.deformation == "none")]
     assert set(results.layer.astype(str)) == {"pitch"}
     assert accuracy.value.iloc[0] > 0.5, accuracy  # chance is 1/12
+
+
+def test_one_dimensional_layers_match_the_original_two_dimensional_ones():
+    import torch
+
+    model = crepe(capacity="tiny")
+    network = model._network()
+    frames = torch.from_numpy(model.frames(tone(261.63, 0.25)[None])[0])
+    # The original's layout: (kernel, 1) 2-D convolutions, batch norm and pooling.
+    x = frames[:, None, :, None]
+    reference = {}
+    with torch.inference_mode():
+        for index in range(1, 7):
+            x = torch.nn.functional.pad(x, (0, 0, 254, 254) if index == 1 else (0, 0, 31, 32))
+            x = getattr(network, f"conv{index}_BN")(torch.relu(getattr(network, f"conv{index}")(x)))
+            x = torch.nn.functional.max_pool2d(x, (2, 1), (2, 1))
+            if index >= 5:
+                reference[f"conv{index}"] = x.permute(0, 2, 1, 3).reshape(len(frames), -1)
+        reference["pitch"] = torch.sigmoid(network.classifier(reference["conv6"]))
+        outputs = network(frames)
+    for layer, expected in reference.items():
+        np.testing.assert_allclose(outputs[layer].numpy(), expected.numpy(), rtol=1e-6, atol=1e-7)

@@ -225,6 +225,7 @@ def test_labels_and_config():
         LinearProbe().fit(x, y, x, y, task=MULTICLASS, learning_rate=0)
 
 
+@pytest.mark.serial
 def test_typical_fit_is_fast(rng):
     x, y = blobs(rng, 500, dim=100)
     train, validation, _ = splits(x, y, 400, 100)

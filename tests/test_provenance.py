@@ -4,6 +4,7 @@ hashes), peak memory, and the results diff; all without running a pipeline."""
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import subprocess
 import sys
@@ -136,8 +137,11 @@ def test_peak_memory_sees_an_allocation_inside_the_block():
     with memory.peak() as small:
         pass
     with memory.peak() as large:
-        block = np.ones(40 * 2**20 // 8)  # 40 MiB, written so it is resident
-        del block
+        # Fresh pages from the kernel (an earlier test's freed heap could serve a numpy array
+        # without growing the resident set), written so that they are resident.
+        block = mmap.mmap(-1, 40 * 2**20)
+        block.write(b"\1" * len(block))
+        block.close()
     assert large.added_bytes is not None and large.added_bytes >= 35 * 2**20
     assert small.added_bytes < 35 * 2**20
 
