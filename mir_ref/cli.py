@@ -564,7 +564,7 @@ def list_components(
     for name in kinds if kind is None else [kind]:
         out.print(f"[bold]{'task types' if name == 'tasks' else name}[/]")
         entries = (
-            TASK_TYPES
+            {key: task_type.description for key, task_type in TASK_TYPES.items()}
             if name == "tasks"
             else {key: registry.describe(value) for key, value in registry.available(name).items()}
         )

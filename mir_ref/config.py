@@ -13,7 +13,6 @@ import functools
 import json
 import logging
 import os
-import re
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -696,11 +695,11 @@ def _check_grid_value(probe: Probe, spec: dict[str, Any], key: str, value: Any, 
         if key in probe.grid_parameters:  # an option of fit with the protocol's own bounds
             ProtocolConfig.model_validate({key: value})
         else:
-            registry.build("probes", {**spec, key: value}, where="probe")
+            registry.build("probes", {**spec, key: value}, where="")
     except pydantic.ValidationError as error:
         reason = error.errors()[0]["msg"]
     except ConfigError as error:
-        reason = re.sub(r"^probe '[^']*': ", "", str(error))
+        reason = str(error).removeprefix(f"{key}: ")
     else:
         return
     raise ConfigError(

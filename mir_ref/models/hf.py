@@ -35,6 +35,15 @@ GPU_BATCH_SIZE = 8
 """Windows per forward pass on a GPU with ``batch_size: auto``."""
 
 
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
+"""The names under which ``save_pretrained`` writes weights (whole, or an index of shards)."""
+
+
 def _is_local(model_id: str) -> bool:
     """Whether ``model_id`` names a folder rather than a hub repository."""
     return model_id.startswith(("/", ".", "~")) or os.path.isdir(model_id)
@@ -245,6 +254,20 @@ class HuggingFace(EmbeddingModel):
                 "sizes in separate model entries"
             )
         return list(dict.fromkeys(resolved))
+
+    def availability_problems(self) -> list[str]:
+        """A local folder without weights (its config and feature extractor were read when
+        the model was built). A hub model's weights are fetched on first use, so there is
+        nothing to check without the network."""
+        if not _is_local(self.model_id):
+            return []
+        folder = Path(os.path.expanduser(self.model_id))
+        if any((folder / name).is_file() for name in WEIGHT_FILES):
+            return []
+        return [
+            f"model '{self.model_id}': the folder has no weights (none of "
+            f"{', '.join(WEIGHT_FILES)}); write it with save_pretrained"
+        ]
 
     def provenance(self) -> dict[str, Any]:
         """The hub commit loaded (and the revision asked for), or a local folder's SHA-256."""

@@ -9,6 +9,7 @@ or ``[batch, dim]`` (one frame).
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,18 +24,26 @@ from mir_ref.models.base import EmbeddingModel
 from mir_ref.registry import register
 
 
+def onnx_problems(path: Path, *, owner: str) -> list[str]:
+    """Why an ONNX session for ``path`` cannot be made, found without making it: onnxruntime
+    is not installed, or ``path`` is not a file. Messages name ``owner`` (the model)."""
+    problems = []
+    if importlib.util.find_spec("onnxruntime") is None:
+        problems.append(f"model '{owner}' needs onnxruntime: pip install onnxruntime==1.32.0")
+    if Path(path).is_dir():
+        problems.append(f"model '{owner}': {path} is a folder; `path` must be a .onnx file")
+    elif not Path(path).is_file():
+        problems.append(f"model '{owner}': ONNX file {path} does not exist")
+    return problems
+
+
 def onnx_session(path: Path, *, owner: str) -> Any:
     """An onnxruntime CPU session for ``path``; errors name ``owner`` (the model)."""
-    try:
-        import onnxruntime
-    except ImportError:
-        raise ConfigError(
-            f"model '{owner}' needs onnxruntime: pip install onnxruntime==1.32.0"
-        ) from None
-    if Path(path).is_dir():
-        raise ConfigError(f"model '{owner}': {path} is a folder; `path` must be a .onnx file")
-    if not Path(path).is_file():
-        raise ConfigError(f"model '{owner}': ONNX file {path} does not exist")
+    problems = onnx_problems(path, owner=owner)
+    if problems:
+        raise ConfigError("; ".join(problems))
+    import onnxruntime  # deferred: a large native library most runs never load
+
     options = onnxruntime.SessionOptions()
     # One thread per session: extraction already runs one process per core.
     options.intra_op_num_threads = 1
@@ -118,6 +127,10 @@ class Onnx(EmbeddingModel):
             lengths = [d for d in shape[1:] if isinstance(d, int) and d > 1]
             self.input_samples = lengths[0] if lengths else None
         self._rank = len(shape)
+
+    def availability_problems(self) -> list[str]:
+        """onnxruntime or the ONNX file, when missing."""
+        return onnx_problems(Path(self.path), owner=f"onnx ({self.path})")
 
     def _session(self) -> Any:
         if "session" not in self._runtime:

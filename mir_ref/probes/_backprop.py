@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from mir_ref.tasks import TASK_TYPES
+
 if TYPE_CHECKING:
     from mir_ref.probes._stacked import StackedNetwork
 
@@ -130,7 +132,8 @@ def _loss_and_output_gradient(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``[C]`` mean losses of feature-major outputs ``[C, out, n]`` and their gradient."""
     n_networks, n_outputs, n_items = outputs.shape
-    if task_type in ("multiclass", "key"):
+    loss = TASK_TYPES[task_type].loss
+    if loss == "cross_entropy":
         # As stacked._cross_entropy: log-sum-exp minus the target's logit.
         shifted = outputs - outputs.amax(dim=1, keepdim=True)
         index = targets.expand(n_networks, n_items).unsqueeze(1)  # [C, 1, n]
@@ -141,7 +144,7 @@ def _loss_and_output_gradient(
         gradient = exp.div_(total).scatter_add_(1, index, torch.full(index.shape, -1.0))
         return losses, gradient.div_(n_items)
     expected = targets.expand(n_networks, n_items, n_outputs).transpose(1, 2)
-    if task_type == "multilabel":
+    if loss == "binary_cross_entropy":
         losses = torch.nn.functional.binary_cross_entropy_with_logits(
             outputs, expected, reduction="none"
         ).mean(dim=(1, 2))

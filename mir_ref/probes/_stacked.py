@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as functional
 
 from mir_ref.probes import _backprop as backprop
+from mir_ref.tasks import TASK_TYPES
 
 # Adam's constants, as torch.optim.Adam's defaults.
 _BETA1, _BETA2, _EPSILON = 0.9, 0.999, 1e-8
@@ -335,10 +336,12 @@ def _cross_entropy(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor
 
 
 def per_network_loss(task_type: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """``(outputs [C, n, out], targets) -> [C]`` mean loss of each network on its items."""
-    if task_type in ("multiclass", "key"):
+    """``(outputs [C, n, out], targets) -> [C]`` mean loss of each network on its items: the
+    loss of the task type named ``task_type``."""
+    loss = TASK_TYPES[task_type].loss
+    if loss == "cross_entropy":
         return _cross_entropy
-    if task_type == "multilabel":
+    if loss == "binary_cross_entropy":
         return lambda outputs, targets: functional.binary_cross_entropy_with_logits(
             outputs, targets.expand_as(outputs), reduction="none"
         ).mean(dim=(1, 2))
