@@ -29,7 +29,7 @@ import ray
 import yaml
 
 from mir_ref import progress, stages
-from mir_ref.config import Experiment
+from mir_ref.experiment import Experiment
 from mir_ref.train import read_predictions
 
 DEMO = Path(__file__).resolve().parents[1] / "configs" / "demo.yml"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from conftest import manifest_config
 
-from mir_ref.config import Experiment
 from mir_ref.errors import ConfigError
+from mir_ref.experiment import Experiment
 
 
 def refusal(manifest, **overrides) -> str:

@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mir_ref import registry
-from mir_ref.config import Experiment
 from mir_ref.deformations.base import Deformation
 from mir_ref.deformations.codecs import MP3_BITRATES_KBPS
 from mir_ref.deformations.time_pitch import stretched_length
 from mir_ref.errors import ConfigError
+from mir_ref.experiment import Experiment
 from mir_ref.tasks import LabelChange
 from tests.signals import SAMPLE_RATES_HZ
 

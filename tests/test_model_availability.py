@@ -11,8 +11,8 @@ import pytest
 from conftest import manifest_config
 
 from mir_ref import stages
-from mir_ref.config import Experiment
 from mir_ref.errors import ConfigError
+from mir_ref.experiment import Experiment
 
 
 def problems(manifest: Path, model: dict) -> list[str]:

@@ -97,3 +97,18 @@ class EmbeddingModel:
         Models with a ``batch_size`` of whole waveforms return it.
         """
         return WINDOWS_PER_BATCH
+
+
+class LazyRuntime:
+    """Mixin of models that hold what is slow to load (a network, an ONNX session, a user's
+    module): it is loaded on first use into :attr:`_runtime`, and a copy sent to a worker
+    process leaves it behind, so that each process loads its own and the model's
+    parameters alone travel."""
+
+    @property
+    def _runtime(self) -> dict[str, Any]:
+        """What this process has loaded for the model, by name."""
+        return self.__dict__.setdefault("_loaded", {})
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: value for name, value in self.__dict__.items() if name != "_loaded"}

@@ -17,7 +17,7 @@ import numpy as np
 
 from mir_ref.digests import file_checksum
 from mir_ref.errors import ComponentError, ConfigError
-from mir_ref.models.base import EmbeddingModel
+from mir_ref.models.base import EmbeddingModel, LazyRuntime
 from mir_ref.models.onnx_model import onnx_parameter_count, onnx_problems, onnx_session
 from mir_ref.registry import register
 
@@ -50,7 +50,7 @@ def model_path() -> Path:
 
 @register("models", "basic_pitch")
 @dataclass
-class BasicPitch(EmbeddingModel):
+class BasicPitch(LazyRuntime, EmbeddingModel):
     """Basic Pitch (Spotify) note/onset/contour activations as frame features (ONNX).
 
     Parameters
@@ -72,10 +72,6 @@ class BasicPitch(EmbeddingModel):
             raise ValueError(
                 f"layers {self.layers} differ in size; put 'contour' in its own model entry"
             )
-        self._runtime: dict[str, Any] = {}
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_runtime": {}}
 
     @property
     def sample_rate(self) -> int:

@@ -18,7 +18,7 @@ import numpy as np
 
 from mir_ref.digests import file_checksum, folder_checksum, module_checksum
 from mir_ref.errors import ComponentError, ConfigError
-from mir_ref.models.base import EmbeddingModel
+from mir_ref.models.base import EmbeddingModel, LazyRuntime
 from mir_ref.registry import register
 
 _FUNCTIONS = ("load_model", "get_scene_embeddings", "get_timestamp_embeddings")
@@ -27,7 +27,7 @@ _MODEL_ATTRIBUTES = ("sample_rate", "scene_embedding_size", "timestamp_embedding
 
 @register("models", "hear")
 @dataclass
-class Hear(EmbeddingModel):
+class Hear(LazyRuntime, EmbeddingModel):
     """Any HEAR-API module (``module: name``, optional ``model_file``), scene or timestamp.
 
     Parameters
@@ -49,12 +49,8 @@ class Hear(EmbeddingModel):
 
     def __post_init__(self) -> None:
         if not self.module:
-            raise ConfigError("model 'hear': `module` is required (an importable HEAR module)")
-        self._runtime: dict[str, Any] = {}
+            raise ValueError("module: required (an importable HEAR module)")
         self._api()
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_runtime": {}}
 
     def _api(self) -> Any:
         if "api" not in self._runtime:
@@ -81,6 +77,7 @@ class Hear(EmbeddingModel):
 
     def _model(self) -> Any:
         if "model" not in self._runtime:
+            # Deferred: loads torch, which many runs never need.
             import torch
 
             api = self._api()
@@ -145,6 +142,7 @@ class Hear(EmbeddingModel):
         return {self.embedding: int(getattr(self._model(), f"{self.embedding}_embedding_size"))}
 
     def _timestamp(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # Deferred: loads torch, which many runs never need.
         import torch
 
         model = self._model()
@@ -176,6 +174,7 @@ class Hear(EmbeddingModel):
         -------
         ``[1, batch, frames, dim]`` float32; one frame per window for scene embeddings.
         """
+        # Deferred: loads torch, which many runs never need.
         import torch
 
         batch = np.ascontiguousarray(batch, dtype=np.float32)

@@ -21,7 +21,7 @@ import numpy as np
 
 from mir_ref.digests import folder_checksum
 from mir_ref.errors import ConfigError
-from mir_ref.models.base import EmbeddingModel
+from mir_ref.models.base import EmbeddingModel, LazyRuntime
 from mir_ref.registry import OMIT_DEFAULT, register
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def _transformers() -> Any:
 
 @register("models", "huggingface")
 @dataclass
-class HuggingFace(EmbeddingModel):
+class HuggingFace(LazyRuntime, EmbeddingModel):
     """Any audio model transformers loads (wav2vec2, HuBERT, WavLM, Whisper, AST, CLAP, ...).
 
     Parameters
@@ -111,9 +111,9 @@ class HuggingFace(EmbeddingModel):
 
     def __post_init__(self) -> None:
         if not self.model_id:
-            raise ConfigError(
-                f"model '{type(self).__name__.lower()}': `model_id` is required (a hub id such "
-                "as facebook/wav2vec2-base, or a folder written by save_pretrained)"
+            raise ValueError(
+                "model_id: required (a hub id such as facebook/wav2vec2-base, or a folder "
+                "written by save_pretrained)"
             )
         if self.batch_size != "auto" and self.batch_size <= 0:
             raise ValueError(f"batch_size: {self.batch_size!r} must be positive or 'auto'")
@@ -122,8 +122,8 @@ class HuggingFace(EmbeddingModel):
         if self.chunk_context_s < 0:
             raise ValueError(f"chunk_context_s: {self.chunk_context_s!r} must be 0 or more")
         if self.revision is not None and (not self.revision or _is_local(self.model_id)):
-            raise ConfigError(
-                f"model '{self.model_id}': revision: {self.revision!r} "
+            raise ValueError(
+                f"revision: {self.revision!r} "
                 + (
                     "must name a commit, branch or tag"
                     if not self.revision
@@ -131,7 +131,6 @@ class HuggingFace(EmbeddingModel):
                     "recorded in provenance.json instead)"
                 )
             )
-        self._runtime: dict[str, Any] = {}
         self.layers = self._resolve_layers(self.layers)
         self._check_context()
 
@@ -196,6 +195,7 @@ class HuggingFace(EmbeddingModel):
     @property
     def _architecture(self) -> Any:
         if "architecture" not in self._runtime:
+            # Deferred: loads torch, which many runs never need.
             from mir_ref.models._hf_architectures import architecture_for
 
             transformers = _transformers()
@@ -233,9 +233,9 @@ class HuggingFace(EmbeddingModel):
         if requested == "all":
             return [name for name in names if sizes[name] == sizes[names[-1]]]
         if isinstance(requested, str) or not requested:
-            raise ConfigError(
-                f"model '{self.model_id}': layers: {requested!r} must be 'all', 'last' or a "
-                f"non-empty list of layers from {names}"
+            raise ValueError(
+                f"layers: {requested!r} must be 'all', 'last' or a non-empty list of layers of "
+                f"'{self.model_id}' from {names}"
             )
         resolved = []
         for layer in requested:
@@ -243,13 +243,13 @@ class HuggingFace(EmbeddingModel):
             if isinstance(layer, int) and layer < 0:
                 name = names[layer] if -len(names) <= layer else name
             if name not in sizes:
-                raise ConfigError(
-                    f"model '{self.model_id}': layer {layer!r} does not exist; layers: {names}"
+                raise ValueError(
+                    f"layers: layer {layer!r} does not exist in '{self.model_id}'; layers: {names}"
                 )
             resolved.append(name)
         if len({sizes[name] for name in resolved}) > 1:
-            raise ConfigError(
-                f"model '{self.model_id}': layers {resolved} differ in size "
+            raise ValueError(
+                f"layers: {resolved} differ in size "
                 f"({ {name: sizes[name] for name in resolved} }); put layers of different "
                 "sizes in separate model entries"
             )
@@ -279,10 +279,6 @@ class HuggingFace(EmbeddingModel):
         commit = utils.hub.extract_commit_hash(config_file, None)
         return {"revision": commit, "requested_revision": self.revision}
 
-    def __getstate__(self) -> dict[str, Any]:
-        # Loaded weights stay in the process that loaded them; workers load their own.
-        return {**self.__dict__, "_runtime": {}}
-
     # -- the EmbeddingModel interface --------------------------------------------------------
 
     @property
@@ -305,6 +301,7 @@ class HuggingFace(EmbeddingModel):
         """The device the weights run on: ``cuda`` or ``cpu``."""
         if self.device != "auto":
             return self.device
+        # Deferred: loads torch, which many runs never need.
         import torch
 
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -315,6 +312,7 @@ class HuggingFace(EmbeddingModel):
         Counted on PyTorch's ``meta`` device when the weights are not loaded in this process,
         so nothing is downloaded or allocated.
         """
+        # Deferred: loads torch, which many runs never need.
         import torch
 
         if "model" in self._runtime:
@@ -331,6 +329,7 @@ class HuggingFace(EmbeddingModel):
     def _model(self) -> tuple[Any, Any, Any]:
         """The runnable module, its device and dtype, loaded on first use."""
         if "model" not in self._runtime:
+            # Deferred: loads torch, which many runs never need.
             import torch
 
             device = self.device_name
@@ -408,6 +407,7 @@ class HuggingFace(EmbeddingModel):
         On a GPU out-of-memory error the batch is halved (for the rest of this process) and
         retried, down to one row.
         """
+        # Deferred: loads torch, which many runs never need.
         import torch
 
         module, device, dtype = self._model()

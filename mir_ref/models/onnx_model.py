@@ -20,7 +20,7 @@ import numpy as np
 
 from mir_ref.digests import file_checksum
 from mir_ref.errors import ComponentError, ConfigError
-from mir_ref.models.base import EmbeddingModel
+from mir_ref.models.base import EmbeddingModel, LazyRuntime
 from mir_ref.registry import register
 
 
@@ -62,6 +62,7 @@ def onnx_session(path: Path, *, owner: str) -> Any:
 def onnx_parameter_count(path: Path) -> int | None:
     """Weights stored in an ONNX file (needs the ``onnx`` package; ``None`` without it)."""
     try:
+        # Deferred: loads onnx, which many runs never need.
         import onnx
     except ImportError:
         return None
@@ -71,7 +72,7 @@ def onnx_parameter_count(path: Path) -> int | None:
 
 @register("models", "onnx")
 @dataclass
-class Onnx(EmbeddingModel):
+class Onnx(LazyRuntime, EmbeddingModel):
     """Any ONNX model with a declared input (waveform, or log-mel with given parameters).
 
     Parameters
@@ -106,22 +107,19 @@ class Onnx(EmbeddingModel):
 
     def __post_init__(self) -> None:
         if self.path is None:
-            raise ConfigError("model 'onnx': `path` (the .onnx file) is required")
-        self._runtime: dict[str, Any] = {}
+            raise ValueError("path: required (the .onnx file)")
         session = self._session()
         inputs = {i.name: i for i in session.get_inputs()}
         outputs = [o.name for o in session.get_outputs()]
         self.input_name = self.input_name or next(iter(inputs))
         if self.input_name not in inputs:
-            raise ConfigError(
-                f"model 'onnx' ({self.path}): no input '{self.input_name}'; inputs: {list(inputs)}"
+            raise ValueError(
+                f"input_name: {self.path} has no input '{self.input_name}'; inputs: {list(inputs)}"
             )
         self.outputs = list(self.outputs or outputs[:1])
         unknown = [name for name in self.outputs if name not in outputs]
         if unknown:
-            raise ConfigError(
-                f"model 'onnx' ({self.path}): no output(s) {unknown}; outputs: {outputs}"
-            )
+            raise ValueError(f"outputs: {self.path} has no output(s) {unknown}; outputs: {outputs}")
         shape = inputs[self.input_name].shape
         if self.input == "waveform" and self.input_samples is None:
             lengths = [d for d in shape[1:] if isinstance(d, int) and d > 1]
@@ -136,9 +134,6 @@ class Onnx(EmbeddingModel):
         if "session" not in self._runtime:
             self._runtime["session"] = onnx_session(Path(self.path), owner=f"onnx ({self.path})")
         return self._runtime["session"]
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_runtime": {}}
 
     @property
     def sample_rate(self) -> int:

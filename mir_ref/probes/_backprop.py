@@ -1,6 +1,6 @@
 """Hand-written training step of a stack of plain networks: losses and the gradient.
 
-A *plain* stack (:class:`~mir_ref.probes._stacked.StackedNetwork` without batch norm or
+A *plain* stack (:class:`~mir_ref.probes._network.StackedNetwork` without batch norm or
 attention pooling: affine layers, ReLU and optional dropout) does not need autograd: its
 backward pass is a few batched matrix products. Writing it out lets the step
 
@@ -16,14 +16,10 @@ The arithmetic is the same as autograd's up to floating-point summation order.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
+from mir_ref.probes._network import StackedNetwork
 from mir_ref.tasks import TASK_TYPES
-
-if TYPE_CHECKING:
-    from mir_ref.probes._stacked import StackedNetwork
 
 
 def is_plain(network: StackedNetwork) -> bool:

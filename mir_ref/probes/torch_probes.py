@@ -73,6 +73,7 @@ class OneThread:
     _saved = 1
 
     def __enter__(self) -> None:
+        # Deferred: loads torch, which many runs never need.
         import torch
 
         with OneThread._lock:
@@ -83,6 +84,7 @@ class OneThread:
             OneThread._depth += 1
 
     def __exit__(self, *exc_info: object) -> None:
+        # Deferred: loads torch, which many runs never need.
         import torch
 
         with OneThread._lock:
@@ -229,6 +231,7 @@ class TorchProbe(Probe):
         ComponentError
             Non-finite embeddings or labels, mismatched shapes, or a loss that diverged.
         """
+        # Deferred: loads torch, which many runs never need.
         from mir_ref.probes._stacked import Setting
 
         setting = Setting(learning_rate, weight_decay, int(seed))
@@ -288,6 +291,7 @@ class TorchProbe(Probe):
             for architecture, members in by_architecture.items()
         ]
 
+        # Deferred: loads torch, which many runs never need.
         from mir_ref.probes._stacked import Setting
 
         def train(job: tuple[TorchProbe, list[tuple[int, int]]]) -> list[TorchProbe | None]:
@@ -346,8 +350,10 @@ class TorchProbe(Probe):
     ) -> list[TorchProbe | None]:
         """One fitted copy of this probe per setting; ``None`` (or, if ``strict``, an error)
         where the loss diverged."""
+        # Deferred: loads torch, which many runs never need.
         import torch
 
+        # Deferred: loads torch, which many runs never need.
         from mir_ref.probes._stacked import train_stacked
 
         probe = self.label()
@@ -451,6 +457,7 @@ class TorchProbe(Probe):
         """
         if not hasattr(self, "network_"):
             raise ComponentError(f"probe '{self.label()}' is not fitted; call fit() first")
+        # Deferred: loads torch, which many runs never need.
         import torch
 
         checked = self._check_input(x, "x", item_shape=self.mean_.shape)
@@ -488,6 +495,7 @@ class TorchProbe(Probe):
 
     def _network_input(self, x: np.ndarray | Bags) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Standardised network input and, for attention, the mask of real windows."""
+        # Deferred: loads torch, which many runs never need.
         import torch
 
         if not isinstance(x, Bags):

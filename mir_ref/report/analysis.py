@@ -18,10 +18,10 @@ import pandas as pd
 import sklearn.metrics
 
 from mir_ref.metrics import KEY_ERROR_CATEGORIES, key_error_category
+from mir_ref.predictions import read_predictions
 from mir_ref.report.run_folder import RunFolder, TaskInfo
 from mir_ref.results import CLEAN
 from mir_ref.tasks import KEYS, LABEL_KINDS, PITCH_CLASSES, normalize_key
-from mir_ref.train import read_predictions
 
 logger = logging.getLogger(__name__)
 
