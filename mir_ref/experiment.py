@@ -298,7 +298,10 @@ class Experiment:
                 build = functools.partial(
                     registry.build, "datasets", where=where, exclude=("name",)
                 )
-                datasets.extend(build_every_split(spec, build))
+                try:
+                    datasets.extend(build_every_split(spec, build))
+                except ConfigError as error:
+                    raise ConfigError(registry.located(where, str(error), ["split"])) from None
                 continue
             dataset = registry.build("datasets", spec, where=where, exclude=("name",))
             dataset.name = str(spec.get("name") or spec["type"])

@@ -20,8 +20,8 @@ from mir_ref.datasets.splitting import (
     linked_groups,
 )
 from mir_ref.errors import DataError
-from mir_ref.evaluate import groups_of_test_tracks
 from mir_ref.experiment import Experiment
+from mir_ref.plan import groups_of_test_tracks
 from tests.fixtures.corpora import write_tone
 
 
