@@ -234,8 +234,8 @@ class HuggingFace(LazyRuntime, EmbeddingModel):
             return [name for name in names if sizes[name] == sizes[names[-1]]]
         if isinstance(requested, str) or not requested:
             raise ValueError(
-                f"layers: {requested!r} must be 'all', 'last' or a non-empty list of layers of "
-                f"'{self.model_id}' from {names}"
+                f"layers: {requested!r} must be 'all', 'last' or a non-empty list of layers "
+                f"from {names}"
             )
         resolved = []
         for layer in requested:
@@ -243,9 +243,7 @@ class HuggingFace(LazyRuntime, EmbeddingModel):
             if isinstance(layer, int) and layer < 0:
                 name = names[layer] if -len(names) <= layer else name
             if name not in sizes:
-                raise ValueError(
-                    f"layers: layer {layer!r} does not exist in '{self.model_id}'; layers: {names}"
-                )
+                raise ValueError(f"layers: layer {layer!r} does not exist; layers: {names}")
             resolved.append(name)
         if len({sizes[name] for name in resolved}) > 1:
             raise ValueError(
