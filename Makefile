@@ -1,10 +1,11 @@
-# The README's two commands: `make demo` and `make test`. Both set up .venv themselves.
+# The README's two commands: `make demo` and `make test`. Both set up .venv themselves
+# (`make install` only sets it up).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench stress clean browser latex
+.PHONY: install demo test lint bench stress clean browser latex
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,12 +18,14 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-demo: $(STAMP)
+install: $(STAMP)
+
+demo: install
 	$(BIN)/mir_ref run -c configs/demo.yml
 
 # Two pytest processes share the tests (pytest-xdist; a module's tests stay together, so the
 # demo's module-scoped run happens once); the tests that time a stop or a kill run alone after.
-test: $(STAMP)
+test: install
 	$(BIN)/python -m pytest -q -n 2 --dist loadscope -m "not serial"
 	$(BIN)/python -m pytest -q -m serial
 
@@ -44,13 +47,13 @@ latex:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install \
 		-y -qq --no-install-recommends texlive-latex-base texlive-latex-recommended; }
 
-lint: $(STAMP)
+lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 # Each script prints the ratios it measured in one run, at a default size that keeps the whole
 # suite under 10 minutes on 2 cores (BENCH_FLAGS=--quick for a smoke run). Files starting with
 # `_` are helpers the scripts import.
-bench: $(STAMP)
+bench: install
 	for script in benchmarks/[!_]*.py; do echo "== $$script"; \
 		$(BIN)/python $$script $(BENCH_FLAGS) || exit 1; done
 
@@ -59,7 +62,7 @@ bench: $(STAMP)
 # of a run with extraction workers, after each of which no child process outlives the run by
 # more than 5 s; and the demo config on Ray against the local backend (two demo runs, too long
 # for the default suite).
-stress: $(STAMP)
+stress: install
 	MIR_REF_STRESS_KILLS=20 $(BIN)/python -m pytest -q -s tests/test_crash.py \
 		tests/test_interrupt.py tests/test_ray.py
 

@@ -135,9 +135,9 @@ def _bare_worker(config: dict, index: int, workers: int, threads: int, barrier, 
     torch.set_num_threads(threads)
     threadpoolctl.threadpool_limits(threads)
     from mir_ref import audio as audio_io
-    from mir_ref.config import Experiment
-    from mir_ref.extract import decode_unit
+    from mir_ref.experiment import Experiment
     from mir_ref.plan import extraction_units
+    from mir_ref.units import decode_unit
 
     experiment = Experiment.from_config(config)
     entry = experiment.models[0]

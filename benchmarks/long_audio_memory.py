@@ -28,7 +28,7 @@ from _transformer import build_wav2vec2_base
 
 def child(config_path: Path) -> None:
     """Extract, then print the entry's shape and the peak resident sets (KiB) as JSON."""
-    from mir_ref.config import Experiment
+    from mir_ref.experiment import Experiment
     from mir_ref.extract import extract
     from mir_ref.plan import extraction_units
     from mir_ref.store import Store

@@ -26,7 +26,7 @@ DEFORMATIONS = [{"type": "gain", "gain_db": [-20], "apply_to": "both"}]
 
 def child(config_path: Path) -> None:
     """Run extraction and print peak resident sets (KiB) as JSON."""
-    from mir_ref.config import Experiment
+    from mir_ref.experiment import Experiment
     from mir_ref.extract import extract
 
     config = json.loads(config_path.read_text())

@@ -83,9 +83,9 @@ def feature_floor_s(experiment, *, shared: bool = False) -> float:
     import threadpoolctl
 
     from mir_ref import audio as audio_io
-    from mir_ref.extract import decode_unit
     from mir_ref.models import spectral
     from mir_ref.plan import extraction_units
+    from mir_ref.units import decode_unit
 
     total = 0.0
     with threadpoolctl.threadpool_limits(1):
@@ -139,7 +139,7 @@ def main() -> None:
     args = parser.parse_args()
     tracks = args.tracks or (20 if args.quick else 80)
 
-    from mir_ref.config import Experiment
+    from mir_ref.experiment import Experiment
     from mir_ref.extract import extract
     from mir_ref.plan import extraction_units
 

@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
-    from mir_ref.config import Experiment
+    from mir_ref.experiment import Experiment
     from mir_ref.extract import extract
 
     print(f"load average before: {load_average()}")

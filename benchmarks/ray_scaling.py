@@ -29,8 +29,8 @@ import ray
 import yaml
 
 from mir_ref import progress, stages
-from mir_ref.config import Experiment
-from mir_ref.train import read_predictions
+from mir_ref.experiment import Experiment
+from mir_ref.predictions import read_predictions
 
 DEMO = Path(__file__).resolve().parents[1] / "configs" / "demo.yml"
 QUICK_DATASET = {"notes_per_class": 1, "phrases_per_key": 3, "mixtures": 48}

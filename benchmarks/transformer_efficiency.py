@@ -60,7 +60,7 @@ def child(config_path: Path) -> None:
     """Extract in this fresh process and print wall time, first entry, CPU seconds (this
     process and its workers) and count as JSON."""
     start = time.perf_counter()
-    from mir_ref.config import Experiment
+    from mir_ref.experiment import Experiment
     from mir_ref.extract import extract
 
     config = json.loads(config_path.read_text())
@@ -129,7 +129,7 @@ def profile(model_dir: Path, dataset: dict, root: Path, window_s: float) -> None
     from torch.profiler import profile as torch_profile
 
     from mir_ref import registry
-    from mir_ref.config import Experiment
+    from mir_ref.experiment import Experiment
     from mir_ref.extract import extract
 
     torch.set_num_threads(1)

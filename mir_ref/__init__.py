@@ -16,6 +16,7 @@ __all__ = ["run", "deformation", "model", "__version__"]
 def __getattr__(name: str) -> Any:
     # Lazy, so that `import mir_ref` stays light (no torch, librosa) until something runs.
     if name in ("run", "deformation", "model"):
+        # Deferred: loads pandas and rich, which many runs never need.
         from mir_ref import api
 
         return getattr(api, name)

@@ -8,9 +8,10 @@ from typing import Any
 import pandas as pd
 
 from mir_ref import registry
-from mir_ref.config import Experiment
 from mir_ref.deformations.base import Deformation
+from mir_ref.experiment import Experiment
 from mir_ref.models.base import EmbeddingModel
+from mir_ref.stages import run_all
 
 
 def run(config: str | Path | dict[str, Any]) -> pd.DataFrame:
@@ -18,8 +19,6 @@ def run(config: str | Path | dict[str, Any]) -> pd.DataFrame:
 
     Relative paths in a dict config resolve against the current folder.
     """
-    from mir_ref.stages import run_all
-
     return run_all(Experiment.from_config(config))
 
 

@@ -24,8 +24,8 @@ import numpy as np
 
 from mir_ref import audio as audio_io
 from mir_ref import memory
-from mir_ref.config import ModelEntry
 from mir_ref.errors import ComponentError, MirRefError
+from mir_ref.experiment import ModelEntry
 from mir_ref.models.base import EmbeddingModel
 from mir_ref.plan import ExtractionUnit
 
@@ -90,7 +90,7 @@ class WindowBatches:
 
     Parameters
     ----------
-    speed : accumulates, per model name, :data:`mir_ref.extract.MEASURES`: seconds of audio,
+    speed : accumulates, per model name, :data:`mir_ref.units.MEASURES`: seconds of audio,
         seconds spent resampling and embedding, the most resident memory one model call
         added to this process and the most GPU memory it allocated (NaN where unknown).
     """

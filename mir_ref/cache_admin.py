@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mir_ref.atomic import unwritable
-from mir_ref.config import Experiment
 from mir_ref.errors import CacheError, DataError
+from mir_ref.experiment import Experiment
 from mir_ref.plan import extraction_units
 from mir_ref.store import Entry, Store
 

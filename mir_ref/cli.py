@@ -7,6 +7,9 @@ the exit code is 130 (SIGINT) or 143 (SIGTERM).
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
+import multiprocessing.util
 import os
 import shlex
 import signal
@@ -23,9 +26,6 @@ def _resume_hint() -> str:
 
 def _stop_now() -> None:
     """Exit at once after an interruption: the hint (once), no interpreter shutdown."""
-    import logging
-    import multiprocessing.util
-
     for child in multiprocessing.active_children():
         child.terminate()
     if not _INTERRUPTION["hint_shown"]:
@@ -42,17 +42,20 @@ def _stop_now() -> None:
 
 try:  # Ctrl-C while the command line's own libraries load is an interruption like any other
     import enum
-    import logging
     from collections.abc import Callable
     from pathlib import Path
     from typing import Annotated, Any
 
     import typer
+    import yaml
     from rich.console import Console
     from rich.logging import RichHandler
     from rich.markup import escape
+    from rich.table import Table
 
     from mir_ref import progress, registry
+    from mir_ref.atomic import atomic_write
+    from mir_ref.config import resolve_cache_dir, resolve_output_dir
     from mir_ref.errors import MirRefError
 except KeyboardInterrupt:
     if os.path.basename(sys.argv[0]) not in ("mir_ref", "__main__.py"):
@@ -98,10 +101,12 @@ def _stage(
     config: Path, quiet: bool, action: Callable[[Any], Any], *, backend: Backend | None = None
 ) -> Any:
     """Resolve the config and run ``action(experiment)``, turning our errors into exit codes."""
-    from mir_ref.config import Experiment
+    # Deferred: loads pandas, which many runs never need.
+    from mir_ref.experiment import Experiment
 
     _setup(quiet)
     try:
+        # Deferred: loads numpy, which many commands never need.
         from mir_ref.legacy import experiment_configs
 
         outputs = []
@@ -118,7 +123,6 @@ def _stage(
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM under `main`
         # Extraction workers would finish their batch first: stop them now (what they were
         # writing is atomic, so nothing half-written is left).
-        import multiprocessing
 
         for child in multiprocessing.active_children():
             child.terminate()
@@ -133,6 +137,7 @@ def _stage(
 @app.command()
 def run(config: ConfigOption, quiet: QuietOption = False, backend: BackendOption = None) -> None:
     """Run every stage: validate, extract, train, evaluate, report."""
+    # Deferred: loads pandas, which many runs never need.
     from mir_ref import stages
 
     results = _stage(config, quiet, stages.run_all, backend=backend)
@@ -148,6 +153,7 @@ def deform(
     examples: Annotated[int, typer.Option(help="Test tracks written per condition.")] = 2,
 ) -> None:
     """Write deformed audio of a few test tracks per condition as WAV files, to listen to."""
+    # Deferred: loads pandas, which many runs never need.
     from mir_ref import stages
 
     _stage(config, quiet, lambda experiment: stages.deform(experiment, examples=examples))
@@ -158,6 +164,7 @@ def extract(
     config: ConfigOption, quiet: QuietOption = False, backend: BackendOption = None
 ) -> None:
     """Compute and cache the embeddings the config needs (skips what is cached)."""
+    # Deferred: loads pandas, which many runs never need.
     from mir_ref import stages
 
     def action(experiment: Any) -> None:
@@ -171,6 +178,7 @@ def extract(
 @app.command()
 def train(config: ConfigOption, quiet: QuietOption = False, backend: BackendOption = None) -> None:
     """Train the probes on cached embeddings and store their test predictions."""
+    # Deferred: loads pandas, which many runs never need.
     from mir_ref import stages
 
     _stage(config, quiet, stages.train, backend=backend)
@@ -179,6 +187,7 @@ def train(config: ConfigOption, quiet: QuietOption = False, backend: BackendOpti
 @app.command()
 def evaluate(config: ConfigOption, quiet: QuietOption = False) -> None:
     """Score stored predictions into results.csv and results.parquet."""
+    # Deferred: loads pandas, which many runs never need.
     from mir_ref import stages
 
     _stage(config, quiet, stages.evaluate)
@@ -197,11 +206,12 @@ def compare(
     quiet: QuietOption = False,
 ) -> None:
     """Paired bootstrap tests between every two models; writes comparisons.csv and ranks.csv."""
+    # Deferred: loads pandas, which many runs never need.
     import pandas as pd
-    from rich.table import Table
 
+    # Deferred: loads pandas, which many runs never need.
     from mir_ref.compare import compare_models, rank_models
-    from mir_ref.config import Experiment
+    from mir_ref.experiment import Experiment
 
     def compare_and_rank(experiment: Experiment) -> pd.DataFrame:
         rank_models(experiment, alpha=alpha)
@@ -263,11 +273,13 @@ def _run_folder(config: Path | None, runs: list[Path] | None, merged: Path | Non
         raise typer.Exit(2)
     try:
         if config is not None:
-            from mir_ref.config import load_config, resolve_output_dir
+            # Deferred: loads pandas, which many runs never need.
+            from mir_ref.experiment import load_config
 
             return resolve_output_dir(load_config(config))
         if len(runs) == 1:
             return runs[0]
+        # Deferred: loads pandas, which many runs never need.
         from mir_ref.merge import default_output, merge_runs
 
         folder = merge_runs(runs, merged or default_output(runs))
@@ -286,11 +298,13 @@ def report(
 ) -> None:
     """Write plots and the HTML report from stored results (of one run, or several merged);
     with a config, first the views of the embeddings (drift, similarity, maps) from the cache."""
+    # Deferred: loads pandas, which many runs never need.
     from mir_ref import stages
 
     if config is not None and not run:
         _stage(config, quiet, stages.report)
         return
+    # Deferred: loads sklearn and matplotlib, which many runs never need.
     from mir_ref.report.build import write_report
 
     _setup(quiet)
@@ -358,7 +372,7 @@ def export(
     ] = None,
 ) -> None:
     """Write a paper-ready table of a run (or of several runs, merged) as LaTeX, Markdown or CSV."""
-    from mir_ref.atomic import atomic_write
+    # Deferred: loads matplotlib and pandas, which many runs never need.
     from mir_ref.export import export_table
     from mir_ref.table_formats import FORMATS, render
 
@@ -399,6 +413,7 @@ def reproduce(
 ) -> None:
     """Re-run a run folder from its config and provenance; warn on every input that differs
     and end with a diff of the two results (exit 1 when they differ)."""
+    # Deferred: loads pandas, which many runs never need.
     from mir_ref.reproduce import reproduce as reproduce_run
 
     _setup(quiet)
@@ -428,6 +443,7 @@ def diff(
 ) -> None:
     """Compare two runs' results.csv side by side (and their recorded inputs); exit 1 when the
     results differ."""
+    # Deferred: loads pandas, which many runs never need.
     from mir_ref import provenance
     from mir_ref.reproduce import diff_results
 
@@ -447,7 +463,6 @@ _SHOWN_ROWS = 40
 
 
 def _print_frame(title: str, frame: Any) -> None:
-    from rich.table import Table
 
     out = Table(title=title)
     for column in frame.columns:
@@ -471,6 +486,7 @@ def _print_diff(found: Any) -> None:
     if found.identical:
         Console().print(found.summary(), highlight=False, soft_wrap=True)
         return
+    # Deferred: loads pandas, which many runs never need.
     from mir_ref.results import KEY_COLUMNS
 
     def varying(frame: Any) -> list[str]:
@@ -508,6 +524,7 @@ def validate(
     ] = False,
 ) -> None:
     """Check the config and every file it references, without heavy work."""
+    # Deferred: loads pandas, which many runs never need.
     from mir_ref import stages
 
     def action(experiment: Any) -> None:
@@ -538,6 +555,7 @@ def convert(
     ],
 ) -> None:
     """Write an original mir_ref config in this format, with comments on what changed."""
+    # Deferred: loads numpy, which many commands never need.
     from mir_ref.legacy import write_converted
 
     _setup(True)
@@ -554,6 +572,7 @@ def list_components(
     kind: Annotated[str | None, typer.Argument(help="Only this kind, e.g. models.")] = None,
 ) -> None:
     """List the registered datasets, task types, deformations, models, probes and metrics."""
+    # Deferred: loads numpy, which many commands never need.
     from mir_ref.tasks import TASK_TYPES
 
     kinds = ["datasets", "tasks", "deformations", "models", "probes", "metrics"]
@@ -564,7 +583,7 @@ def list_components(
     for name in kinds if kind is None else [kind]:
         out.print(f"[bold]{'task types' if name == 'tasks' else name}[/]")
         entries = (
-            TASK_TYPES
+            {key: task_type.description for key, task_type in TASK_TYPES.items()}
             if name == "tasks"
             else {key: registry.describe(value) for key, value in registry.available(name).items()}
         )
@@ -588,6 +607,7 @@ def datasets_download(
     quiet: QuietOption = False,
 ) -> None:
     """Download a public dataset, verify its checksums and unpack it (or say how to get it)."""
+    # Deferred: loads numpy, which many commands never need.
     from mir_ref.datasets.remote import download
 
     _setup(quiet)
@@ -610,8 +630,7 @@ def datasets_info(
     ] = None,
 ) -> None:
     """Tracks per split, class balance, total duration, and missing or corrupt files."""
-    import yaml
-
+    # Deferred: loads numpy, which many commands never need.
     from mir_ref.datasets.inventory import take_inventory
 
     _setup(True)
@@ -647,7 +666,8 @@ CacheConfigOption = Annotated[
 
 def _cache_root(cache: Path | None, config: Path | None) -> Path:
     """The cache folder from --cache, else from the config, else $MIR_REF_CACHE or ~/.cache."""
-    from mir_ref.config import load_config, resolve_cache_dir
+    # Deferred: loads pandas, which many runs never need.
+    from mir_ref.experiment import load_config
 
     if cache is not None:
         return cache.resolve()
@@ -663,8 +683,8 @@ def _cache_root(cache: Path | None, config: Path | None) -> Path:
 @cache_app.command("info")
 def cache_info(cache: CacheDirOption = None, config: CacheConfigOption = None) -> None:
     """Entries and size on disk, in total and per model, dataset, condition and dtype."""
-    from rich.table import Table
 
+    # Deferred: loads pandas, which many runs never need.
     from mir_ref.cache_admin import cache_info, human_bytes
 
     info = cache_info(_cache_root(cache, config))
@@ -698,6 +718,7 @@ def cache_verify(
     ] = False,
 ) -> None:
     """Check every entry against its checksum (exit 1 if any is damaged, unless repaired)."""
+    # Deferred: loads numpy, which many commands never need.
     from mir_ref.store import Store
 
     _setup(False)
@@ -718,6 +739,7 @@ def cache_verify(
 @cache_app.command("pack")
 def cache_pack(cache: CacheDirOption = None, config: CacheConfigOption = None) -> None:
     """Move small entries into shards: training reads them several times faster."""
+    # Deferred: loads numpy, which many commands never need.
     from mir_ref.store import Store
 
     _setup(True)
@@ -742,8 +764,9 @@ def cache_prune(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would go.")] = False,
 ) -> None:
     """Delete the entries matching every option given (at least one)."""
+    # Deferred: loads pandas, which many runs never need.
     from mir_ref.cache_admin import human_bytes, needed_entries, prune
-    from mir_ref.config import Experiment
+    from mir_ref.experiment import Experiment
 
     _setup(True)
     try:

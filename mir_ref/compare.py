@@ -3,7 +3,7 @@ intervals (``ranks.csv``).
 
 Every (model, layer) that shares a dataset, task, embedding density, train fraction and audio
 condition is scored on the same bootstrap resamples of the shared test items, or of their
-groups when the dataset declares groups (:func:`mir_ref.evaluate.groups_of_test_tracks`).
+groups when the dataset declares groups (:func:`mir_ref.plan.groups_of_test_tracks`).
 Each entry's seeds are drawn too, so that a difference reflects both test-set and training variance
 (:mod:`mir_ref.stats`). A family of tests is Holm-corrected and gets enough resamples for its
 p-values to reach its alpha (:func:`mir_ref.stats.family_resamples`).
@@ -23,12 +23,13 @@ import pandas as pd
 
 from mir_ref import metrics, stats
 from mir_ref.bootstrap import cluster_codes
-from mir_ref.config import Experiment
 from mir_ref.errors import ConfigError
-from mir_ref.evaluate import groups_of_test_tracks, item_groups, shared_items
+from mir_ref.evaluate import item_groups, shared_items
+from mir_ref.experiment import Experiment
+from mir_ref.plan import current_predictions, groups_of_test_tracks
+from mir_ref.predictions import read_predictions
 from mir_ref.results import CLEAN, write_csv
 from mir_ref.tasks import Task
-from mir_ref.train import current_predictions, read_predictions
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ def compare_models(
     deformation : the audio condition compared (``none`` = clean), or ``all``.
     alpha : the family-wise error rate of ``significant``.
     files : the predictions files to compare; default those the config asks for, each
-        checked to be current (:func:`~mir_ref.train.current_predictions`). A merged run
+        checked to be current (:func:`~mir_ref.plan.current_predictions`). A merged run
         gives the files its runs had checked.
 
     Returns

@@ -22,9 +22,10 @@ import numpy as np
 import pandas as pd
 
 from mir_ref import audio as audio_io
-from mir_ref.config import Experiment
-from mir_ref.datasets.base import GENERATED_SAMPLE_RATE_HZ, Dataset, Track
+from mir_ref.datasets.base import Dataset, Track
+from mir_ref.datasets.track import GENERATED_SAMPLE_RATE_HZ
 from mir_ref.deformations.noise import in_band_snr_db, nominal_snr_db
+from mir_ref.experiment import Experiment
 
 CONDITION_KEYS = ["dataset", "task", "deformation", "strength"]
 NOTE_COLUMNS = ["labels", "items_left_out", "in_band_snr_db"]

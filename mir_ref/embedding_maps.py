@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mir_ref.tasks import TASK_TYPES
+
 METHODS = ("pca", "tsne")
 """The map methods, as ``report.maps`` names them."""
 
@@ -97,11 +99,12 @@ def colour_labels(task_type: str, classes: list[str], encoded: np.ndarray) -> li
     most points. Regression: the value, written out.
     """
     encoded = np.asarray(encoded)
-    if task_type == "multilabel":
+    kind = TASK_TYPES[task_type]
+    if kind.has_classes and not kind.one_class:
         frequency = encoded.sum(axis=0)
         # Ties go to the tag listed first.
         ranked = np.where(encoded > 0, frequency[None, :], -1)
         return [classes[int(row.argmax())] if row.max() >= 0 else "no tag" for row in ranked]
-    if task_type == "regression":
+    if not kind.has_classes:
         return [f"{float(value):g}" for value in encoded]
     return [classes[int(index)] for index in encoded]

@@ -33,11 +33,12 @@ import pandas as pd
 from mir_ref import drift, embedding_maps, progress
 from mir_ref.atomic import atomic_write
 from mir_ref.cka import cka_matrix
-from mir_ref.config import Condition, Experiment, ModelEntry
 from mir_ref.datasets.base import Dataset, Track
 from mir_ref.errors import DataError
+from mir_ref.experiment import Condition, Experiment, ModelEntry
 from mir_ref.plan import embedding_key
 from mir_ref.results import CLEAN, WEIGHTED_LAYER
+from mir_ref.skips import apply_recorded
 from mir_ref.store import Store
 from mir_ref.train import pool
 
@@ -79,8 +80,6 @@ def analyse(experiment: Experiment) -> list[Path]:
         with several layers are asked for before ``selection.csv`` exists (``mir_ref
         evaluate``).
     """
-    from mir_ref.preflight import apply_recorded
-
     settings = experiment.config.report
     output_dir = experiment.output_dir
     wanted = {

@@ -12,9 +12,10 @@ import pandas as pd
 
 from mir_ref import condition_notes, equivariance, metrics, progress, stats
 from mir_ref.atomic import atomic_write_text
-from mir_ref.config import Experiment
+from mir_ref.experiment import Experiment
+from mir_ref.plan import current_predictions, groups_of_test_tracks
+from mir_ref.predictions import read_predictions
 from mir_ref.results import COLUMNS, KEY_COLUMNS, write_csv, write_results
-from mir_ref.train import current_predictions, read_predictions
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +43,6 @@ def task_table(experiment: Experiment) -> dict[str, dict]:
         for dataset in experiment.datasets
         for task in dataset.tasks.values()
     }
-
-
-def groups_of_test_tracks(experiment: Experiment) -> dict[str, dict[str, str | None]]:
-    """``{dataset: {test track id: group}}`` for the datasets whose test tracks declare groups.
-
-    Bootstrap intervals and paired tests resample these groups instead of the tracks (see
-    :mod:`mir_ref.bootstrap`); a dataset without groups is left out (tracks resampled).
-    """
-    groups = {}
-    for dataset in experiment.datasets:
-        tracks = dataset.tracks("test")
-        if any(track.group is not None for track in tracks):
-            groups[dataset.name] = {track.id: track.group for track in tracks}
-    return groups
 
 
 def item_groups(

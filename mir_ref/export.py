@@ -409,7 +409,7 @@ def _robustness(
         ["", "", "", *("" if pd.isna(s) else f"{s:g}" for _, s in conditions)],
     ]
     units = {
-        deformation: plots.STRENGTH_LABELS.get(plots.strength_kind(deformation), "strength")
+        deformation: plots.deformation_class(deformation).strength_label
         for deformation, _ in conditions
     }
     footnote = (

@@ -25,8 +25,8 @@ import yaml
 from mir_ref import provenance
 from mir_ref.atomic import atomic_write_bytes, atomic_write_text
 from mir_ref.compare import compare_models, rank_models
-from mir_ref.config import Experiment
 from mir_ref.errors import MirRefError
+from mir_ref.experiment import Experiment
 from mir_ref.results import KEY_COLUMNS, read_results, write_csv, write_results
 
 log = logging.getLogger(__name__)

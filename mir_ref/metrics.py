@@ -85,6 +85,7 @@ def _predicted_classes(y_score: np.ndarray) -> np.ndarray:
 @metric("accuracy", "multiclass", "key")
 def accuracy(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
     """Fraction of items whose highest-scoring class is the true class."""
+    # Deferred: loads sklearn, which many runs never need.
     import sklearn.metrics
 
     return float(sklearn.metrics.accuracy_score(y_true, _predicted_classes(y_score)))
@@ -103,6 +104,7 @@ def balanced_accuracy(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> fl
 
     Predictions of classes absent from ``y_true`` count as errors, nothing more.
     """
+    # Deferred: loads sklearn, which many runs never need.
     import sklearn.metrics
 
     with warnings.catch_warnings():
@@ -130,6 +132,7 @@ def f1_macro(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
     (sklearn's default), rather than scored 0, so that a test split lacking a rare class is
     not penalised; a class predicted but never true scores 0.
     """
+    # Deferred: loads sklearn, which many runs never need.
     import sklearn.metrics
 
     return float(
@@ -171,6 +174,7 @@ def roc_auc(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
     Tags that are all positive or all negative in ``y_true`` have no ROC curve and are
     skipped; NaN when no tag can be scored.
     """
+    # Deferred: loads sklearn, which many runs never need.
     import sklearn.metrics
 
     return _macro_over_scorable_tags(y_true, y_score, sklearn.metrics.roc_auc_score)
@@ -199,6 +203,7 @@ def pr_auc(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
     Tags that are all positive or all negative in ``y_true`` are skipped; NaN when no tag
     can be scored.
     """
+    # Deferred: loads sklearn, which many runs never need.
     import sklearn.metrics
 
     return _macro_over_scorable_tags(y_true, y_score, sklearn.metrics.average_precision_score)
@@ -257,6 +262,7 @@ _KEY_CATEGORY_OF_SCORE = dict(zip([1.0, 0.5, 0.3, 0.2, 0.0], KEY_ERROR_CATEGORIE
 def key_error_category(reference: str, estimate: str) -> str:
     """The MIREX category (:data:`KEY_ERROR_CATEGORIES`) of key ``estimate`` for the true key
     ``reference``, both in any spelling :func:`~mir_ref.tasks.normalize_key` reads."""
+    # Deferred: loads mir_eval, which many runs never need.
     import mir_eval
 
     score = mir_eval.key.weighted_score(
@@ -277,6 +283,7 @@ def mirex_key(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
     Computed per item by ``mir_eval.key.weighted_score`` (the fifth counts when the estimate
     is a perfect fifth above the reference, in the same mode).
     """
+    # Deferred: loads mir_eval, which many runs never need.
     import mir_eval
 
     names = [_mir_eval_key(name) for name in task.classes]
@@ -291,6 +298,7 @@ def mirex_key(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
 def _mirex_key_resampled(
     y_true: np.ndarray, y_score: np.ndarray, task: Task, weights: np.ndarray
 ) -> np.ndarray:
+    # Deferred: loads mir_eval, which many runs never need.
     import mir_eval
 
     names = [_mir_eval_key(name) for name in task.classes]
@@ -308,6 +316,7 @@ def _mirex_key_resampled(
 @metric("r2", "regression")
 def r2(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
     """Coefficient of determination R² (1 is perfect; 0 is predicting the mean)."""
+    # Deferred: loads sklearn, which many runs never need.
     import sklearn.metrics
 
     return float(sklearn.metrics.r2_score(np.ravel(y_true), np.ravel(y_score)))
@@ -329,6 +338,7 @@ def _r2_resampled(
 @metric("pearson", "regression")
 def pearson(y_true: np.ndarray, y_score: np.ndarray, task: Task) -> float:
     """Pearson correlation between true and predicted values (NaN if either is constant)."""
+    # Deferred: loads scipy, which many runs never need.
     import scipy.stats
 
     with warnings.catch_warnings():

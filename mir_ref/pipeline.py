@@ -38,11 +38,11 @@ import threadpoolctl
 
 from mir_ref import progress
 from mir_ref.batches import WindowBatches
-from mir_ref.config import Experiment, ModelEntry
-from mir_ref.extract import LastTrack, add_speed, decode_unit, entry_meta, missing_models
+from mir_ref.experiment import Experiment, ModelEntry
 from mir_ref.plan import ExtractionUnit
-from mir_ref.preflight import TrackSkipped
+from mir_ref.skips import TrackSkipped
 from mir_ref.store import Store
+from mir_ref.units import LastTrack, add_speed, decode_unit, entry_meta, missing_models
 
 log = logging.getLogger(__name__)
 
@@ -228,8 +228,9 @@ def threads_limited(threads: int) -> Iterator[None]:
     sums in another order), so an entry's bits depend on the count it was computed with
     (never on the number of processes). Hand-made features and small networks compute at one
     thread, in any number of processes; large networks may run on several
-    (:meth:`~mir_ref.config.Experiment.extraction_parallelism`).
+    (:meth:`~mir_ref.experiment.Experiment.extraction_parallelism`).
     """
+    # Deferred: loads torch, which many runs never need.
     import torch
 
     saved = torch.get_num_threads()
@@ -372,7 +373,7 @@ def run_pipeline(
     ----------
     workers : processes; 1 runs in this process (threads still overlap reading and writing).
     threads : intra-op threads of each process (torch, BLAS, OpenMP).
-    speed : accumulates, per model name, :data:`~mir_ref.extract.MEASURES`.
+    speed : accumulates, per model name, :data:`~mir_ref.units.MEASURES`.
     """
     if not units:
         return 0  # a warm rerun: start no process and load no library

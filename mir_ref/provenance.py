@@ -28,9 +28,9 @@ import pandas as pd
 
 from mir_ref import registry
 from mir_ref.atomic import atomic_write
-from mir_ref.config import Experiment
 from mir_ref.datasets.base import SPLITS, Dataset, Track
 from mir_ref.errors import MirRefError
+from mir_ref.experiment import Experiment
 
 log = logging.getLogger(__name__)
 

@@ -113,6 +113,34 @@ def _fields_at(root: Any, loc: tuple[Any, ...]) -> list[str]:
     return []
 
 
+_VALUE_ERROR_PREFIX = "Value error, "
+"""What pydantic puts before the message of a ``ValueError`` a component raises."""
+_FIELD_MESSAGE = re.compile(r"^([A-Za-z_]\w*)((?:\.\w+|\[\d+\])*): (.*)$", re.DOTALL)
+
+
+def located(where: str, message: str, fields: typing.Iterable[str] = ()) -> str:
+    """A component's own message placed at its config key: the one place that writes
+    ``where.field: message``.
+
+    Components raise ``ValueError("snr_db: 500.0 is outside [-30, 100] dB")``, naming their
+    parameter first; when that name is one of ``fields``, it joins ``where`` as a key path
+    (``deformations[0].snr_db: 500.0 is outside ...``). Any other message gets ``where: ``.
+    """
+    match = _FIELD_MESSAGE.match(message)
+    if match and match.group(1) in set(fields):
+        path = match.group(1) + match.group(2)
+        return f"{where}.{path}: {match.group(3)}" if where else f"{path}: {match.group(3)}"
+    if not where or message.startswith(f"{where}:") or message.startswith(f"{where}."):
+        return message
+    return f"{where}: {message}"
+
+
+def _field_names(cls: Any) -> list[str]:
+    if isinstance(cls, type) and dataclasses.is_dataclass(cls):
+        return [f.name for f in dataclasses.fields(cls) if f.init]
+    return []
+
+
 def format_validation_error(
     error: pydantic.ValidationError, where: str, *, root: Any = None
 ) -> str:
@@ -138,6 +166,13 @@ def format_validation_error(
             hint = did_you_mean(value, allowed)
             lines.append(f"{path}: {value!r} is not one of {', '.join(allowed)}{hint}")
             continue
+        if item["type"] == "value_error" and not item["loc"]:
+            # The component's own check: its message names the parameter, and the input is
+            # every parameter at once, which says nothing more.
+            message = message.removeprefix(_VALUE_ERROR_PREFIX)
+            lines.append(located(where, message, _field_names(root)))
+            continue
+        message = message.removeprefix(_VALUE_ERROR_PREFIX)
         lines.append(f"{path}: {message} (got {item.get('input')!r})")
     return "\n".join(lines)
 
@@ -166,7 +201,12 @@ def build(kind: str, spec: dict[str, Any], *, where: str, exclude: tuple[str, ..
             return pydantic.TypeAdapter(cls).validate_python(params)
         except pydantic.ValidationError as error:
             raise ConfigError(format_validation_error(error, where, root=cls)) from None
-    return cls(**params)
+        except ConfigError as error:  # a component that checks more than its values
+            raise ConfigError(located(where, str(error), fields)) from None
+    try:
+        return cls(**params)
+    except (ConfigError, ValueError) as error:
+        raise ConfigError(located(where, str(error), params)) from None
 
 
 OMIT_DEFAULT = {"omit_default": True}

@@ -19,8 +19,9 @@ import pandas as pd
 import yaml
 
 from mir_ref import provenance, stages
-from mir_ref.config import Experiment, parse_config
+from mir_ref.config import parse_config
 from mir_ref.errors import MirRefError
+from mir_ref.experiment import Experiment
 from mir_ref.results import KEY_COLUMNS, read_results
 
 log = logging.getLogger(__name__)

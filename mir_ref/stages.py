@@ -1,4 +1,4 @@
-"""The stages a user runs, on a resolved :class:`~mir_ref.config.Experiment`.
+"""The stages a user runs, on a resolved :class:`~mir_ref.experiment.Experiment`.
 
 Each stage reads what the previous one left on disk, so each also runs alone; ``run_all``
 chains them. The CLI and the Python API both call these.
@@ -18,18 +18,19 @@ import pandas as pd
 import soundfile
 import yaml
 
-from mir_ref import progress, provenance
+from mir_ref import preflight, progress, provenance, skips
 from mir_ref.atomic import atomic_write_bytes, atomic_write_text
-from mir_ref.config import Experiment
+from mir_ref.compare import compare_models, rank_models
+from mir_ref.embedding_views import analyse
 from mir_ref.errors import DataError
 from mir_ref.evaluate import evaluate as evaluate_predictions
-from mir_ref.evaluate import groups_of_test_tracks
-from mir_ref.extract import ExtractionStats
+from mir_ref.experiment import Experiment
 from mir_ref.extract import extract as extract_locally
 from mir_ref.paths import safe_name
-from mir_ref.plan import track_rng
-from mir_ref.store import cache_key, fast_checksum
+from mir_ref.plan import outputs_key, track_rng
+from mir_ref.store import fast_checksum
 from mir_ref.train import train as train_locally
+from mir_ref.units import ExtractionStats
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +38,16 @@ log = logging.getLogger(__name__)
 def validate(experiment: Experiment, *, audio: bool = True, deep: bool = False) -> list[str]:
     """Every problem that would stop a run (all of them at once), without heavy work; ``deep``
     also decodes every audio file in full (NaN or infinite samples, undecodable audio)."""
-    from mir_ref import preflight
-
     return preflight.check(experiment, audio=audio, deep=deep).problems
 
 
 def ensure_valid(experiment: Experiment) -> None:
     """Raise one :class:`DataError` that lists every problem the preflight finds; with
     ``on_bad_audio: skip``, record the bad tracks in ``skipped.csv`` and leave them out."""
-    from mir_ref import preflight
-
     found = preflight.check(experiment)
     problems = found.problems
     if not problems:
-        preflight.skip_tracks(experiment, found.skips, fresh=True)
+        skips.skip_tracks(experiment, found.skips, fresh=True)
     if problems:
         listing = "\n".join(f"  - {p}" for p in problems[:50])
         more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
@@ -69,6 +66,7 @@ def extract(experiment: Experiment) -> ExtractionStats:
     """The extraction stage, on this machine or on Ray (``execution.backend``)."""
     with timed(experiment, "extract"):
         if experiment.config.execution.backend == "ray":
+            # Deferred: loads ray, which many runs never need.
             from mir_ref.backends import ray_extract
 
             return ray_extract.extract(experiment)
@@ -79,6 +77,7 @@ def train(experiment: Experiment) -> list[Path]:
     """The training stage, on this machine or on Ray (``execution.backend``)."""
     with timed(experiment, "train"):
         if experiment.config.execution.backend == "ray":
+            # Deferred: loads ray, which many runs never need.
             from mir_ref.backends import ray_train
 
             return ray_train.train(experiment)
@@ -112,9 +111,7 @@ def write_provenance(experiment: Experiment) -> None:
 
 def deform(experiment: Experiment, *, examples: int = 2) -> list[Path]:
     """Write ``examples`` test tracks per dataset and condition as WAV files, to listen to."""
-    from mir_ref import preflight
-
-    preflight.apply_recorded(experiment)  # not a track skipped for bad audio
+    skips.apply_recorded(experiment)  # not a track skipped for bad audio
     written = []
     seed = experiment.config.protocol.seed
     jobs = [
@@ -149,7 +146,7 @@ def deform(experiment: Experiment, *, examples: int = 2) -> list[Path]:
 def report(experiment: Experiment) -> list[Path]:
     """The views of the embeddings the config's report section asks for (drift, similarity,
     maps: from the cache), then plots and an HTML page from the stored outputs."""
-    from mir_ref.embedding_views import analyse
+    # Deferred: loads sklearn and matplotlib, which many runs never need.
     from mir_ref.report.build import write_report
 
     with timed(experiment, "report"):
@@ -172,12 +169,11 @@ def run_all(experiment: Experiment, *, prepared: bool = False) -> pd.DataFrame:
         prepare(experiment)
     stats: ExtractionStats = extract(experiment)
     train(experiment)
-    inputs_key = _outputs_inputs_key(experiment)
+    inputs_key = outputs_key(experiment)
     if _outputs_up_to_date(experiment, inputs_key):
         log.info("results, comparisons and report are up to date in %s", experiment.output_dir)
         return pd.read_parquet(experiment.output_dir / "results.parquet")
     results = evaluate(experiment)
-    from mir_ref.compare import compare_models, rank_models
 
     # Paired tests and rank intervals on clean audio, so the report can say which gaps are
     # significant and which models are tied for first.
@@ -211,39 +207,6 @@ _RUN_INPUTS = (
     provenance.PROVENANCE_FILE,
 )
 """Files of the output folder that earlier stages rewrite on every run: inputs, not outputs."""
-
-
-def _outputs_inputs_key(experiment: Experiment) -> str:
-    """A key of everything evaluation, comparison and report read: the resolved config, the
-    predictions and run files as they are on disk, and the mir_ref code itself."""
-    import mir_ref
-
-    def state(paths: list[Path], root: Path) -> list[tuple[str, int, int]]:
-        stats = [(path, path.stat()) for path in paths if path.is_file()]
-        return sorted((str(p.relative_to(root)), s.st_size, s.st_mtime_ns) for p, s in stats)
-
-    out = experiment.output_dir
-    code = Path(mir_ref.__file__).parent
-    # Rewritten by every run, so by content rather than by modification time.
-    run_files = {
-        name: (out / name).read_text() if (out / name).is_file() else None
-        for name in ("models.json", "skipped.csv")
-    }
-    # provenance.json's time of writing and stage timings change on every run; what it
-    # identifies (data, models, packages) is what the report's reproduction section shows.
-    recorded = provenance.read(out) or {}
-    run_files["provenance"] = {k: recorded.get(k) for k in ("datasets", "models", "packages")}
-    return cache_key(
-        {
-            "kind": "outputs",
-            "config": experiment.resolved(),
-            "predictions": state(list((out / "predictions").rglob("*.npz")), out),
-            "run_files": run_files,
-            # The bootstrap resamples the test tracks' groups, which no predictions key holds.
-            "groups": groups_of_test_tracks(experiment),
-            "code": state(list(code.rglob("*.py")) + list(code.rglob("*.j2")), code),
-        }
-    )
 
 
 def _output_files(output_dir: Path) -> list[Path]:

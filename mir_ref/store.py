@@ -41,7 +41,7 @@ from mir_ref.errors import CacheError
 from mir_ref.locks import FileLock, remove_stale
 
 if TYPE_CHECKING:
-    from mir_ref.config import Experiment
+    from mir_ref.experiment import Experiment
 
 __all__ = ["Entry", "Store", "atomic_write", "cache_key"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -12,26 +12,151 @@ import numpy as np
 
 from mir_ref.errors import DataError
 
-TASK_TYPES = {
-    "multiclass": "one label out of a fixed set (genre, pitch class, instrument, singer)",
-    "multilabel": "any subset of a tag vocabulary (auto-tagging, instruments present)",
-    "regression": "a real value (tempo, arousal, valence)",
-    "key": "a musical key, one of 24 (tonic + major/minor), scored with the MIREX weighting",
-}
-
-DEFAULT_METRICS = {
-    "multiclass": ["accuracy", "balanced_accuracy", "f1_macro"],
-    "multilabel": ["roc_auc", "pr_auc"],
-    "regression": ["r2", "pearson"],
-    "key": ["mirex_key", "accuracy"],
-}
-
 PITCH_CLASSES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 KEYS = [f"{tonic}:{mode}" for mode in ("major", "minor") for tonic in PITCH_CLASSES]
 _FLAT_TO_SHARP = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#", "Cb": "B", "Fb": "E"}
 _SHARP_ALIASES = {"E#": "F", "B#": "C"}
 # The accidental is case-sensitive: 'Eb' is E flat, 'EB' is a mangled label, not a key.
 _KEY_PATTERN = re.compile(r"^\s*([A-Ga-g])([#b]?)\s*[:\s]?\s*((?i:major|minor|maj|min))\s*$")
+
+
+class TaskType:
+    """What a task's labels look like to a probe, and how they are scored.
+
+    The one place that knows the difference between task types: a label's encoding and shape,
+    the probe's output activation and loss, whether splits can be stratified by it, its
+    default metrics and the label kinds that fit it. Callers ask the type; they do not branch
+    on its name.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    default_metrics: ClassVar[tuple[str, ...]]
+    activation: ClassVar[Literal["softmax", "sigmoid", "identity"]]
+    """What turns the probe's outputs into scores: a distribution over the classes, an
+    independent probability per class, or the value itself."""
+    loss: ClassVar[Literal["cross_entropy", "binary_cross_entropy", "squared_error"]]
+    """What the probe minimises, the loss that matches :attr:`activation`."""
+    one_class: ClassVar[bool] = False
+    """Each item has exactly one class: encoded as a class index, stratifiable, with a
+    confusion matrix."""
+    has_classes: ClassVar[bool] = True
+    """Labels come from a vocabulary (``classes``); False for real values."""
+    fixed_classes: ClassVar[tuple[str, ...]] = ()
+    """The vocabulary when the type fixes it (the 24 keys)."""
+    label_kinds: ClassVar[tuple[str, ...]] = ("none",)
+    """The :data:`LABEL_KINDS` its labels can be; the first is the default."""
+
+    def output_size(self, classes: Sequence[str]) -> int:
+        """Number of probe outputs."""
+        return len(classes)
+
+    def label_shape(self, items: int, classes: Sequence[str]) -> tuple[int, ...]:
+        """Shape of :meth:`encode`'s result for ``items`` labels."""
+        return (items,)
+
+    def missing_label(self) -> float:
+        """What stands for an item's missing label in an encoded array."""
+        return -1
+
+    def label_classes(self, label: Any) -> list[Any]:
+        """The classes one item's label names (its tags, or the one class)."""
+        return [label]
+
+    def encode(
+        self, labels: Sequence[Any], classes: Sequence[str], lookup: Callable[[Any, int], int]
+    ) -> np.ndarray:
+        """``labels`` as probe targets: ``[n]`` int64 class indices (one class per item),
+        ``[n, classes]`` float32 indicators (several) or ``[n]`` float32 values (regression).
+        ``lookup(label, row)`` gives a class's index, or raises for one not in ``classes``."""
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class _OneClass(TaskType):
+    activation = "softmax"
+    loss = "cross_entropy"
+    one_class = True
+
+    def encode(
+        self, labels: Sequence[Any], classes: Sequence[str], lookup: Callable[[Any, int], int]
+    ) -> np.ndarray:
+        return np.array([lookup(label, row) for row, label in enumerate(labels)], dtype=np.int64)
+
+
+class Multiclass(_OneClass):
+    """One label out of a fixed set."""
+
+    name = "multiclass"
+    description = "one label out of a fixed set (genre, pitch class, instrument, singer)"
+    default_metrics = ("accuracy", "balanced_accuracy", "f1_macro")
+    label_kinds = ("none", "pitch_class", "pitch", "key")
+
+
+class Multilabel(TaskType):
+    """Any subset of a vocabulary."""
+
+    name = "multilabel"
+    description = "any subset of a tag vocabulary (auto-tagging, instruments present)"
+    default_metrics = ("roc_auc", "pr_auc")
+    activation = "sigmoid"
+    loss = "binary_cross_entropy"
+
+    def label_shape(self, items: int, classes: Sequence[str]) -> tuple[int, ...]:
+        return (items, len(classes))
+
+    def label_classes(self, label: Any) -> list[Any]:
+        return list(label)
+
+    def encode(
+        self, labels: Sequence[Any], classes: Sequence[str], lookup: Callable[[Any, int], int]
+    ) -> np.ndarray:
+        out = np.zeros((len(labels), len(classes)), dtype=np.float32)
+        for row, tags in enumerate(labels):
+            for tag in tags:
+                out[row, lookup(tag, row)] = 1.0
+        return out
+
+
+class Regression(TaskType):
+    """A real value."""
+
+    name = "regression"
+    description = "a real value (tempo, arousal, valence)"
+    default_metrics = ("r2", "pearson")
+    activation = "identity"
+    loss = "squared_error"
+    has_classes = False
+    label_kinds = ("none", "tempo")
+
+    def output_size(self, classes: Sequence[str]) -> int:
+        return 1
+
+    def missing_label(self) -> float:
+        return math.nan
+
+    def encode(
+        self, labels: Sequence[Any], classes: Sequence[str], lookup: Callable[[Any, int], int]
+    ) -> np.ndarray:
+        return np.asarray(labels, dtype=np.float32)
+
+
+class Key(_OneClass):
+    """A musical key, one of 24."""
+
+    name = "key"
+    description = "a musical key, one of 24 (tonic + major/minor), scored with the MIREX weighting"
+    default_metrics = ("mirex_key", "accuracy")
+    fixed_classes = tuple(KEYS)
+    label_kinds = ("key", "none")
+
+
+TASK_TYPES: dict[str, TaskType] = {
+    kind.name: kind for kind in (Multiclass(), Multilabel(), Regression(), Key())
+}
+"""Every task type by name: ``multiclass``, ``multilabel``, ``regression`` and ``key``."""
 
 
 def normalize_key(label: str) -> str:
@@ -77,7 +202,6 @@ class LabelKind:
 
     name: ClassVar[str] = "none"
     description: ClassVar[str] = "labels that no deformation moves"
-    task_types: ClassVar[tuple[str, ...]] = tuple(TASK_TYPES)
 
     def moved_by(self, change: LabelChange) -> bool:
         """Whether ``change`` moves labels of this kind."""
@@ -116,7 +240,6 @@ class PitchClassKind(_Transposed):
 
     name = "pitch_class"
     description = "pitch classes"
-    task_types = ("multiclass",)
 
     def position(self, label: Any) -> int:
         tonic = normalize_key(f"{label}:major").split(":")[0] if _is_note_name(label) else None
@@ -133,7 +256,6 @@ class PitchKind(_Transposed):
 
     name = "pitch"
     description = "MIDI note numbers"
-    task_types = ("multiclass",)
 
     def position(self, label: Any) -> int:
         try:
@@ -153,7 +275,6 @@ class KeyKind(_Transposed):
 
     name = "key"
     description = "keys"
-    task_types = ("key", "multiclass")
 
     def position(self, label: Any) -> tuple[int, str]:
         tonic, mode = normalize_key(label).split(":")
@@ -169,7 +290,6 @@ class TempoKind(LabelKind):
 
     name = "tempo"
     description = "tempi"
-    task_types = ("regression",)
 
     def moved_by(self, change: LabelChange) -> bool:
         return change.tempo_factor != 1
@@ -217,22 +337,28 @@ class Task:
     def __post_init__(self) -> None:
         if self.type not in TASK_TYPES:
             raise ValueError(f"task type '{self.type}' is not one of {list(TASK_TYPES)}")
-        if self.type == "key" and not self.classes:
-            self.classes = list(KEYS)
+        if not self.classes:
+            self.classes = list(self.task_type.fixed_classes)
         if not self.metrics:
-            self.metrics = list(DEFAULT_METRICS[self.type])
-        self.label_kind = self.label_kind or ("key" if self.type == "key" else "none")
+            self.metrics = list(self.task_type.default_metrics)
+        self.label_kind = self.label_kind or self.task_type.label_kinds[0]
         if self.label_kind not in LABEL_KINDS:
             raise ValueError(
                 f"task '{self.name}': label_kind '{self.label_kind}' is not one of "
                 f"{', '.join(LABEL_KINDS)}"
             )
-        if self.type not in self.kind.task_types:
+        if self.label_kind not in self.task_type.label_kinds:
+            fitting = [t.name for t in TASK_TYPES.values() if self.label_kind in t.label_kinds]
             raise ValueError(
                 f"task '{self.name}': label_kind '{self.label_kind}' needs a "
-                f"{' or '.join(self.kind.task_types)} task, not {self.type}"
+                f"{' or '.join(fitting)} task, not {self.type}"
             )
         self._spelling()  # every class must read as a label of the kind
+
+    @property
+    def task_type(self) -> TaskType:
+        """The :class:`TaskType` named by :attr:`type`."""
+        return TASK_TYPES[self.type]
 
     @property
     def kind(self) -> LabelKind:
@@ -281,7 +407,7 @@ class Task:
         if problem is not None:
             raise ValueError(f"task '{self.name}': {problem}")
         moved = [self.kind.move(self.kind.position(label), change) for label in labels]
-        if self.type == "regression":
+        if not self.task_type.has_classes:
             return moved
         spelling = self._spelling()
         return [spelling.get(position) for position in moved]
@@ -294,7 +420,7 @@ class Task:
     @property
     def output_size(self) -> int:
         """Number of probe outputs."""
-        return 1 if self.type == "regression" else len(self.classes)
+        return self.task_type.output_size(self.classes)
 
     def encode(self, labels: list[Any], *, track_ids: list[str] | None = None) -> np.ndarray:
         """Encode labels for a probe.
@@ -314,14 +440,6 @@ class Task:
                 )
             return index[label]
 
-        if self.type in ("multiclass", "key"):
-            return np.array(
-                [lookup(lab, t) for lab, t in zip(labels, ids, strict=True)], dtype=np.int64
-            )
-        if self.type == "multilabel":
-            out = np.zeros((len(labels), len(self.classes)), dtype=np.float32)
-            for row, (tags, track_id) in enumerate(zip(labels, ids, strict=True)):
-                for tag in tags:
-                    out[row, lookup(tag, track_id)] = 1.0
-            return out
-        return np.asarray(labels, dtype=np.float32)
+        return self.task_type.encode(
+            labels, self.classes, lambda label, row: lookup(label, ids[row])
+        )

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import soundfile
 
+from mir_ref.predictions import predictions_path
 from mir_ref.report.tables import REQUIRED_COLUMNS as COLUMNS
 from mir_ref.tasks import KEYS, PITCH_CLASSES
-from mir_ref.train import predictions_path
 
 DATASET = "toy"
 PROBES = ["linear", "mlp-64", "mlp-256"]

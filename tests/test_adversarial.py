@@ -20,8 +20,8 @@ from mir_ref import config as config_module
 from mir_ref import registry, stages
 from mir_ref.cli import app
 from mir_ref.compare import compare_models
-from mir_ref.config import Experiment, load_config
 from mir_ref.errors import CacheError, ConfigError, DataError
+from mir_ref.experiment import Experiment, load_config
 from mir_ref.paths import safe_name
 from tests.conftest import manifest_config
 

@@ -16,14 +16,15 @@ import pytest
 import soundfile
 import yaml
 
-from mir_ref import audio, preflight
-from mir_ref.config import MAX_CONFIG_BYTES, Experiment, load_config
+from mir_ref import audio, preflight, skips
+from mir_ref.config import MAX_CONFIG_BYTES
 from mir_ref.datasets.base import Track
 from mir_ref.errors import AudioError, ComponentError, ConfigError, DataError
-from mir_ref.extract import process_unit
+from mir_ref.experiment import Experiment, load_config
 from mir_ref.plan import extraction_units
 from mir_ref.stages import ensure_valid, run_all
 from mir_ref.store import Store
+from mir_ref.units import process_unit
 from tests.conftest import REPO, manifest_config
 
 
@@ -180,9 +181,9 @@ def test_skip_policy_at_decode_time_records_and_embeds_nothing(manifest_corpus):
     ensure_valid(experiment)
     unit = next(u for u in extraction_units(experiment) if u.track.id == "audio/high_09.wav")
     assert process_unit(experiment, Store.of(experiment), unit, {}) == 0
-    (row,) = preflight.read_skipped(experiment.output_dir)
+    (row,) = skips.read_skipped(experiment.output_dir)
     assert row.track == "audio/high_09.wav" and "NaN or infinite samples" in row.reason
-    preflight.apply_recorded(experiment)
+    skips.apply_recorded(experiment)
     assert "audio/high_09.wav" not in {t.id for t in experiment.datasets[0].tracks()}
 
 

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from mir_ref import stages
 from mir_ref.cache_admin import cache_info, human_bytes, prune
 from mir_ref.cli import app
-from mir_ref.config import Experiment
 from mir_ref.errors import CacheError
+from mir_ref.experiment import Experiment
 from mir_ref.plan import extraction_units
 from mir_ref.results import KEY_COLUMNS
 from mir_ref.store import Store, cache_key

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mir_ref.config import Experiment, load_config
 from mir_ref.errors import ConfigError, DataError
+from mir_ref.experiment import Experiment, load_config
 from mir_ref.stages import ensure_valid
 from tests.conftest import manifest_config
 

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from mir_ref.config import Experiment
+from mir_ref.experiment import Experiment
 from mir_ref.stages import run_all
 from mir_ref.store import Store
 from tests.conftest import REPO

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import mir_ref
-from mir_ref.config import Experiment
+from mir_ref.experiment import Experiment
 from tests.fixtures.corpora import BUILDERS
 
 pytestmark = pytest.mark.slow

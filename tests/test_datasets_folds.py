@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mir_ref.config import Experiment
 from mir_ref.errors import ConfigError
+from mir_ref.experiment import Experiment
 from tests.fixtures.corpora import manifest, tinysol
 
 

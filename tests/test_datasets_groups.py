@@ -10,7 +10,6 @@ import pytest
 from typer.testing import CliRunner
 
 from mir_ref.cli import app
-from mir_ref.config import Experiment
 from mir_ref.datasets.base import SPLITS
 from mir_ref.datasets.folder import FolderDataset
 from mir_ref.datasets.manifest import ManifestDataset, TaskSpec
@@ -21,7 +20,8 @@ from mir_ref.datasets.splitting import (
     linked_groups,
 )
 from mir_ref.errors import DataError
-from mir_ref.evaluate import groups_of_test_tracks
+from mir_ref.experiment import Experiment
+from mir_ref.plan import groups_of_test_tracks
 from tests.fixtures.corpora import write_tone
 
 

@@ -9,9 +9,9 @@ import pytest
 import soundfile
 import yaml
 
-from mir_ref.config import Experiment
 from mir_ref.deformations.compat import translate
 from mir_ref.errors import ConfigError
+from mir_ref.experiment import Experiment
 from mir_ref.plan import condition_tracks, extraction_units, track_rng
 from mir_ref.stages import deform, run_all
 from tests.conftest import REPO

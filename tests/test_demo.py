@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from mir_ref.config import Experiment, parse_config
+from mir_ref.config import parse_config
 from mir_ref.evaluate import COLUMNS
+from mir_ref.experiment import Experiment
 from mir_ref.report import tables
 from mir_ref.stages import run_all
 from tests.conftest import REPO

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from mir_ref import registry
-from mir_ref.config import Experiment
 from mir_ref.drift import cosine_distances, drift, median_and_iqr, typical_distance
 from mir_ref.embedding_views import analyse
+from mir_ref.experiment import Experiment
 from mir_ref.stages import extract
 
 SNR_DB = [30, 20, 10, 0, -10]

@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mir_ref.config import Experiment
 from mir_ref.embedding_maps import colour_labels, pca_map, project, tsne_map
 from mir_ref.embedding_views import analyse
 from mir_ref.errors import ConfigError, DataError
 from mir_ref.evaluate import evaluate
+from mir_ref.experiment import Experiment
 from mir_ref.plan import embedding_key
 from mir_ref.store import Store
 from mir_ref.train import train

@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mir_ref.config import Experiment
-from mir_ref.extract import extract, process_unit
+from mir_ref.experiment import Experiment
+from mir_ref.extract import extract
 from mir_ref.pipeline import single_threaded
 from mir_ref.plan import extraction_units
 from mir_ref.store import Store
+from mir_ref.units import process_unit
 
 TONES = {
     "name": "tones",

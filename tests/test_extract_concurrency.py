@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from mir_ref.config import Experiment
+from mir_ref.experiment import Experiment
 from mir_ref.plan import extraction_units
 from mir_ref.store import Store
 from tests.conftest import REPO

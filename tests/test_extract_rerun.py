@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from mir_ref import stages
-from mir_ref.config import Experiment
+from mir_ref.experiment import Experiment
 from tests.test_extract import config
 
 pytestmark = pytest.mark.slow

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from mir_ref import stages
-from mir_ref.config import Experiment
+from mir_ref.experiment import Experiment
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]

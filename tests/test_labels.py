@@ -11,18 +11,18 @@ import pytest
 import yaml
 
 from mir_ref import registry
-from mir_ref.config import Condition, Experiment
 from mir_ref.datasets.base import Track
 from mir_ref.deformations.base import Deformation
 from mir_ref.deformations.noise import in_band_snr_db, nominal_snr_db
 from mir_ref.equivariance import counts
 from mir_ref.errors import ConfigError
+from mir_ref.experiment import Condition, Experiment
 from mir_ref.legacy import write_converted
 from mir_ref.plan import condition_labels
+from mir_ref.predictions import read_predictions
 from mir_ref.preflight import check
 from mir_ref.stages import evaluate, extract, train
 from mir_ref.tasks import KEYS, LABEL_KINDS, PITCH_CLASSES, LabelChange, LabelKindName, Task
-from mir_ref.train import read_predictions
 from tests.conftest import REPO, manifest_config
 
 FLATS = {"C#": "Db", "D#": "Eb", "F#": "Gb", "G#": "Ab", "A#": "Bb"}

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from mir_ref import metrics
-from mir_ref.config import Experiment
 from mir_ref.errors import ConfigError
 from mir_ref.evaluate import evaluate
+from mir_ref.experiment import Experiment
 from mir_ref.plan import embedding_key
 from mir_ref.probes.bags import Bags
 from mir_ref.probes.torch_probes import LinearProbe, MLPProbe

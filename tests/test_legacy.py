@@ -18,8 +18,9 @@ import yaml
 from typer.testing import CliRunner
 
 from mir_ref import stages
-from mir_ref.config import Experiment, load_config, parse_config
+from mir_ref.config import parse_config
 from mir_ref.errors import ConfigError
+from mir_ref.experiment import Experiment, load_config
 from mir_ref.legacy import experiment_configs, is_original, write_converted
 from mir_ref.legacy.features import WEIGHTS
 from tests.fixtures.corpora import BUILDERS

@@ -10,8 +10,8 @@ import torch
 
 import mir_ref
 from mir_ref import registry
-from mir_ref.config import Experiment
 from mir_ref.errors import ConfigError
+from mir_ref.experiment import Experiment
 from mir_ref.plan import extraction_units
 from mir_ref.store import Store
 from tests import hf_tiny

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mir_ref.config import Experiment
+from mir_ref.experiment import Experiment
 from mir_ref.extract import extract
 from tests.model_runs import notes_config
 

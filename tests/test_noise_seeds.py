@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from mir_ref import stages
-from mir_ref.config import Experiment
+from mir_ref.experiment import Experiment
 from mir_ref.plan import extraction_units, track_rng
 from tests.fixtures.corpora import manifest
 

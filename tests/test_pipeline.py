@@ -17,11 +17,11 @@ from typer.testing import CliRunner
 
 import mir_ref
 from mir_ref.cli import app
-from mir_ref.config import Experiment
+from mir_ref.experiment import Experiment
 from mir_ref.plan import embedding_key, extraction_units
+from mir_ref.predictions import read_predictions
 from mir_ref.stages import run_all
 from mir_ref.store import Store
-from mir_ref.train import read_predictions
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow

@@ -218,10 +218,10 @@ def test_labels_and_config():
     assert MLPProbe(name="wide").label() == "wide"
     with pytest.raises(ConfigError, match="hidden"):
         build("probes", {"type": "linear", "hidden": [8]}, where="probes[0]")
-    with pytest.raises(ConfigError, match="dropout"):
+    with pytest.raises(ValueError, match="dropout"):
         MLPProbe(dropout=1.0)
     x, y = data_for(MULTICLASS, np.random.default_rng(0), 10)
-    with pytest.raises(ConfigError, match="learning_rate"):
+    with pytest.raises(ValueError, match="learning_rate"):
         LinearProbe().fit(x, y, x, y, task=MULTICLASS, learning_rate=0)
 
 
@@ -312,7 +312,7 @@ def test_hidden_size_shorthands():
     assert MLPProbe(hidden=["power_infer"] * 3).hidden_sizes(512, 10) == [136, 512, 1140]
     assert MLPProbe(hidden="infer").hidden_sizes(40, 12) == [26]
     for mixed in (["infer", 8], ["infer", "power_infer"]):
-        with pytest.raises(ConfigError, match="hidden"):
+        with pytest.raises(ValueError, match="hidden"):
             MLPProbe(hidden=mixed)
     assert MLPProbe(hidden=[7]).hidden_sizes(512, 10) == [7]
     assert build("probes", {"type": "mlp", "hidden": "infer"}, where="p").label() == "mlp-infer"

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from mir_ref import memory, provenance, registry
-from mir_ref.config import Experiment
 from mir_ref.digests import file_checksum, folder_checksum
 from mir_ref.errors import ConfigError
+from mir_ref.experiment import Experiment
 from mir_ref.report.tables import pareto_front
 from mir_ref.reproduce import diff_results
 from mir_ref.stages import write_provenance

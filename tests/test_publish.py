@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from mir_ref import provenance
 from mir_ref.cli import app
-from mir_ref.config import Experiment
 from mir_ref.errors import MirRefError
+from mir_ref.experiment import Experiment
 from mir_ref.export import export_table
 from mir_ref.merge import merge_runs
 from mir_ref.report import tables

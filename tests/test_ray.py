@@ -18,11 +18,11 @@ from typer.testing import CliRunner
 
 from mir_ref import progress, stages
 from mir_ref.cli import app
-from mir_ref.config import Experiment
 from mir_ref.errors import ConfigError
+from mir_ref.experiment import Experiment
 from mir_ref.plan import extraction_units
+from mir_ref.predictions import read_predictions
 from mir_ref.store import Store
-from mir_ref.train import read_predictions
 from tests.test_pipeline import SMALL_TONES
 from tests.test_pipeline import small_config as pipeline_small_config
 

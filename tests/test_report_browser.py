@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mir_ref.cli import app
-from mir_ref.config import Experiment
+from mir_ref.experiment import Experiment
 from mir_ref.report.build import write_report
 from mir_ref.stages import run_all
 from tests.browser import Browser, find_chromium, processes_using

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from mir_ref import registry
-from mir_ref.config import Experiment, load_config
 from mir_ref.deformations.dynamics import Gain
 from mir_ref.errors import ConfigError
+from mir_ref.experiment import Experiment, load_config
 from mir_ref.models.base import EmbeddingModel
 from mir_ref.plan import extraction_units
 from mir_ref.stages import ensure_valid, extract, run_all

@@ -22,13 +22,14 @@ from typer.testing import CliRunner
 from mir_ref import stats
 from mir_ref.cli import app
 from mir_ref.compare import COMPARISON_COLUMNS, RANK_COLUMNS, compare_models, rank_models
-from mir_ref.config import Experiment
 from mir_ref.evaluate import evaluate
+from mir_ref.experiment import Experiment
+from mir_ref.plan import planned_predictions
+from mir_ref.predictions import predictions_path
 from mir_ref.report import sections
 from mir_ref.report.html import write_page
 from mir_ref.report.run_folder import RunFolder
 from mir_ref.stages import extract, train
-from mir_ref.train import planned_predictions, predictions_path
 
 TONES = {
     "name": "tones",

@@ -10,10 +10,11 @@ from typer.testing import CliRunner
 
 from mir_ref.cli import app
 from mir_ref.compare import COMPARISON_COLUMNS, compare_models
-from mir_ref.config import Experiment
+from mir_ref.experiment import Experiment
+from mir_ref.predictions import read_predictions
 from mir_ref.results import COLUMNS
 from mir_ref.stages import run_all
-from mir_ref.train import read_predictions, train_subset
+from mir_ref.train import train_subset
 from tests.test_pipeline import small_config
 
 

@@ -3,7 +3,7 @@
 Units (one track under one condition) are cut into shards. Each worker is a Ray actor that
 deserializes the experiment once, so its models load once and stay loaded for every shard it
 is given (on its GPU, with ``num_gpus_per_model``). A worker runs each unit through
-:func:`mir_ref.extract.process_unit` — decode and deform once, then every model the store
+:func:`mir_ref.units.process_unit` — decode and deform once, then every model the store
 lacks — so the entries are exactly those of a local run, and each goes to the shared store
 as soon as it is computed.
 
@@ -20,12 +20,13 @@ import ray
 
 from mir_ref import progress
 from mir_ref.backends.ray_session import RETRIES, connect, share, shared, unwrap, worker_count
-from mir_ref.config import Experiment
 from mir_ref.errors import MirRefError
-from mir_ref.extract import ExtractionStats, add_speed, finish, process_unit
+from mir_ref.experiment import Experiment
+from mir_ref.extract import finish
 from mir_ref.pipeline import single_threaded
 from mir_ref.plan import ExtractionUnit, extraction_units
 from mir_ref.store import Store
+from mir_ref.units import ExtractionStats, add_speed, process_unit
 
 log = logging.getLogger(__name__)
 

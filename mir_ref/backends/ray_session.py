@@ -7,8 +7,9 @@ from typing import Any
 
 import ray
 
-from mir_ref.config import ExecutionConfig, Experiment
+from mir_ref.config import ExecutionConfig
 from mir_ref.errors import ConfigError, MirRefError
+from mir_ref.experiment import Experiment
 
 log = logging.getLogger(__name__)
 

@@ -15,14 +15,11 @@ import ray
 
 from mir_ref import progress
 from mir_ref.backends.ray_session import RETRIES, connect, share, shared, unwrap
-from mir_ref.config import Experiment
-from mir_ref.train import probes_of
+from mir_ref.experiment import Experiment
+from mir_ref.plan import Cell, probes_of, training_cells
 from mir_ref.train import train as train_locally
 
 log = logging.getLogger(__name__)
-
-Cell = tuple[str, str, str, str]
-"""``(dataset name, task name, model id, layer)``."""
 
 
 @ray.remote
@@ -30,17 +27,6 @@ def _train_cell(box: list[ray.ObjectRef], cell: Cell) -> list[str]:
     """Train one cell on a worker; returns the predictions files it wrote or found done."""
     progress.set_enabled(False)  # the driver shows the stage's bar
     return [str(path) for path in train_locally(shared(box), cell=cell)]
-
-
-def grid_cells(experiment: Experiment) -> list[Cell]:
-    """Every cell of the training grid, in the order the local trainer visits them."""
-    return [
-        (dataset.name, task.name, model.id, layer)
-        for dataset in experiment.datasets
-        for task in dataset.tasks.values()
-        for model in experiment.models
-        for layer in model.probed_layers
-    ]
 
 
 def train(experiment: Experiment) -> list[Path]:
@@ -51,7 +37,7 @@ def train(experiment: Experiment) -> list[Path]:
     execution = experiment.config.execution
     connect(execution)
     protocol = experiment.config.protocol
-    cells = grid_cells(experiment)
+    cells = training_cells(experiment)
     per_probe = len(protocol.train_fraction) * protocol.seeds
     per_cell = {cell: len(probes_of(experiment, cell[3])) * per_probe for cell in cells}
     box = share(experiment)

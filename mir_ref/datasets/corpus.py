@@ -209,9 +209,7 @@ def apply_track_options(
     for at most ``clip_s`` seconds."""
     out = {split: list(splits.get(split, [])) for split in SPLITS}
     if max_tracks is not None:
-        strata_task = next(
-            (t.name for t in tasks.values() if t.type in ("multiclass", "key")), None
-        )
+        strata_task = next((t.name for t in tasks.values() if t.task_type.one_class), None)
         for split, tracks in out.items():
             strata = [track.labels.get(strata_task) if strata_task else None for track in tracks]
             out[split] = [tracks[i] for i in stratified_subset(strata, max_tracks, seed=seed)]

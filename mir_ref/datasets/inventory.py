@@ -91,14 +91,14 @@ def take_inventory(dataset: Dataset) -> Inventory:
     ungrouped = {split: sum(t.group is None for t in dataset.tracks(split)) for split in SPLITS}
     balance: dict[str, dict[str, dict[str, int]]] = {}
     for task in dataset.tasks.values():
-        if task.type == "regression":
+        if not task.task_type.has_classes:
             continue
         balance[task.name] = {}
         for split in SPLITS:
             counts: Counter[str] = Counter()
             for track in dataset.task_tracks(task.name, split):
                 label = track.labels[task.name]
-                counts.update(label if isinstance(label, list) else [label])
+                counts.update(task.task_type.label_classes(label))
             balance[task.name][split] = dict(counts)
     duration_s, problems = 0.0, []
     for track in dataset.tracks():

@@ -43,7 +43,7 @@ from mir_ref.datasets.splitting import (
 )
 from mir_ref.errors import DataError, did_you_mean
 from mir_ref.registry import register
-from mir_ref.tasks import KEYS, LabelKindName, Task, normalize_key
+from mir_ref.tasks import KEYS, TASK_TYPES, LabelKindName, Task, TaskType, normalize_key
 
 SPLIT_ALIASES = {
     "train": "train",
@@ -77,6 +77,11 @@ class TaskSpec:
     separator: str = ";"
     metrics: list[str] = field(default_factory=list)
     label_kind: LabelKindName | None = None
+
+    @property
+    def task_type(self) -> TaskType:
+        """The :class:`~mir_ref.tasks.TaskType` named by :attr:`type`."""
+        return TASK_TYPES[self.type]
 
 
 @register("datasets", "manifest")
@@ -395,11 +400,11 @@ class ManifestDataset(Dataset):
                 self._strata(tracks), [track.group for track in tracks], seed=self.seed
             )
         for task_name, spec in self.tasks.items():
-            if spec.type in ("multiclass", "key"):
+            if spec.task_type.one_class:
                 strata = [track.labels.get(task_name) for track in tracks]
                 return stratified_split(strata, seed=self.seed)
         for task_name, spec in self.tasks.items():
-            if spec.type == "multilabel":
+            if spec.task_type.has_classes:  # several classes per track: its tags
                 tag_sets = [track.labels.get(task_name, []) for track in tracks]
                 return iterative_stratified_split(tag_sets, seed=self.seed)
         return stratified_split([None] * len(tracks), seed=self.seed)
@@ -407,9 +412,9 @@ class ManifestDataset(Dataset):
     def _strata(self, tracks: list[Track]) -> list[list[Any]]:
         """Each track's labels of the first multiclass or key task, else of the first
         multilabel task, as lists (empty when a track has none)."""
-        for types in (("multiclass", "key"), ("multilabel",)):
+        for one_class in (True, False):
             for task_name, spec in self.tasks.items():
-                if spec.type in types:
+                if spec.task_type.has_classes and spec.task_type.one_class == one_class:
                     labels = [track.labels.get(task_name) for track in tracks]
                     return [[] if x is None else x if isinstance(x, list) else [x] for x in labels]
         return [[] for _ in tracks]

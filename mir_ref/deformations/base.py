@@ -30,7 +30,13 @@ class Deformation:
 
     strength: ClassVar[str] = ""
     version: ClassVar[str] = "1"
-    name: ClassVar[str] = ""
+    strength_label: ClassVar[str] = "strength"
+    """How the report labels :attr:`strength` on a plot's axis, with its unit."""
+    mild_is_high: ClassVar[bool] = False
+    """Whether the strength is gentlest at high values (SNRs, bitrates, cutoffs): the report
+    reverses the axis so that every panel reads from mild (left) to severe (right)."""
+    log_strength: ClassVar[bool] = False
+    """Whether the report draws the strength on a log axis (bitrates come in doublings)."""
     keeps_labels: ClassVar[bool] = False
     """True for a deformation that moves neither pitch nor tempo (noise, codecs, filters...)."""
 

@@ -41,7 +41,6 @@ class Chain(Deformation):
     sweep: int | None = None
 
     version: ClassVar[str] = "1"
-    name: ClassVar[str] = "chain"
 
     def __post_init__(self) -> None:
         if not self.steps:

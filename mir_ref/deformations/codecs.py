@@ -65,7 +65,9 @@ class Mp3(Deformation):
 
     strength: ClassVar[str] = "bitrate_kbps"
     version: ClassVar[str] = "1"
-    name: ClassVar[str] = "mp3"
+    strength_label: ClassVar[str] = "bitrate (kbps)"
+    mild_is_high: ClassVar[bool] = True
+    log_strength: ClassVar[bool] = True
     keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
@@ -161,7 +163,8 @@ class OggVorbis(Deformation):
 
     strength: ClassVar[str] = "quality"
     version: ClassVar[str] = "1"
-    name: ClassVar[str] = "ogg_vorbis"
+    strength_label: ClassVar[str] = "Vorbis quality (0-10)"
+    mild_is_high: ClassVar[bool] = True
     keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:

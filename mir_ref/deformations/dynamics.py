@@ -32,7 +32,7 @@ class Gain(Deformation):
 
     strength: ClassVar[str] = "gain_db"
     version: ClassVar[str] = "1"
-    name: ClassVar[str] = "gain"
+    strength_label: ClassVar[str] = "gain (dB)"
     keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
@@ -58,7 +58,8 @@ class Clipping(Deformation):
 
     strength: ClassVar[str] = "threshold_db"
     version: ClassVar[str] = "1"
-    name: ClassVar[str] = "clipping"
+    strength_label: ClassVar[str] = "threshold (dB re peak)"
+    mild_is_high: ClassVar[bool] = True
     keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
@@ -87,7 +88,7 @@ class ClippingPercentile(Deformation):
 
     strength: ClassVar[str] = "percentile"
     version: ClassVar[str] = "1"
-    name: ClassVar[str] = "clipping_percentile"
+    strength_label: ClassVar[str] = "clipped percentile"
     keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
@@ -116,7 +117,8 @@ class BitDepth(Deformation):
 
     strength: ClassVar[str] = "bits"
     version: ClassVar[str] = "1"
-    name: ClassVar[str] = "bit_depth"
+    strength_label: ClassVar[str] = "bits"
+    mild_is_high: ClassVar[bool] = True
     keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
@@ -153,7 +155,8 @@ class Compressor(Deformation):
 
     strength: ClassVar[str] = "threshold_db"
     version: ClassVar[str] = "1"
-    name: ClassVar[str] = "compressor"
+    strength_label: ClassVar[str] = "threshold (dBFS)"
+    mild_is_high: ClassVar[bool] = True
     keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:

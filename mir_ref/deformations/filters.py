@@ -59,7 +59,9 @@ class LowPass(Deformation):
 
     strength: ClassVar[str] = "cutoff_hz"
     version: ClassVar[str] = "1"
-    name: ClassVar[str] = "low_pass"
+    strength_label: ClassVar[str] = "cutoff (Hz)"
+    mild_is_high: ClassVar[bool] = True
+    log_strength: ClassVar[bool] = True
     keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
@@ -87,7 +89,8 @@ class HighPass(Deformation):
 
     strength: ClassVar[str] = "cutoff_hz"
     version: ClassVar[str] = "1"
-    name: ClassVar[str] = "high_pass"
+    strength_label: ClassVar[str] = "cutoff (Hz)"
+    log_strength: ClassVar[bool] = True
     keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
@@ -122,7 +125,9 @@ class Resample(Deformation):
 
     strength: ClassVar[str] = "sample_rate_hz"
     version: ClassVar[str] = "1"
-    name: ClassVar[str] = "resample"
+    strength_label: ClassVar[str] = "sample rate (Hz)"
+    mild_is_high: ClassVar[bool] = True
+    log_strength: ClassVar[bool] = True
     keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:

@@ -91,7 +91,8 @@ class WhiteNoise(Deformation):
 
     strength: ClassVar[str] = "snr_db"
     version: ClassVar[str] = "1"
-    name: ClassVar[str] = "white_noise"
+    strength_label: ClassVar[str] = "SNR (dB)"
+    mild_is_high: ClassVar[bool] = True
     keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
@@ -121,7 +122,8 @@ class PinkNoise(Deformation):
 
     strength: ClassVar[str] = "snr_db"
     version: ClassVar[str] = "1"
-    name: ClassVar[str] = "pink_noise"
+    strength_label: ClassVar[str] = "SNR (dB)"
+    mild_is_high: ClassVar[bool] = True
     keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
@@ -164,7 +166,8 @@ class BackgroundNoise(Deformation):
 
     strength: ClassVar[str] = "snr_db"
     version: ClassVar[str] = "1"
-    name: ClassVar[str] = "background_noise"
+    strength_label: ClassVar[str] = "SNR (dB)"
+    mild_is_high: ClassVar[bool] = True
     keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:

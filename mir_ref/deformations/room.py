@@ -45,7 +45,7 @@ class Reverb(Deformation):
 
     strength: ClassVar[str] = "room_size"
     version: ClassVar[str] = "1"
-    name: ClassVar[str] = "reverb"
+    strength_label: ClassVar[str] = "room size"
     keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
@@ -90,7 +90,7 @@ class ImpulseResponse(Deformation):
 
     strength: ClassVar[str] = "wet_level"
     version: ClassVar[str] = "1"
-    name: ClassVar[str] = "impulse_response"
+    strength_label: ClassVar[str] = "wet level"
     keeps_labels: ClassVar[bool] = True
 
     def __post_init__(self) -> None:

@@ -43,7 +43,7 @@ class PitchShift(Deformation):
 
     strength: ClassVar[str] = "semitones"
     version: ClassVar[str] = "1"
-    name: ClassVar[str] = "pitch_shift"
+    strength_label: ClassVar[str] = "shift (semitones)"
 
     def __post_init__(self) -> None:
         check_range("semitones", self.semitones, -12.0, 12.0, "semitones")
@@ -89,7 +89,7 @@ class TimeStretch(Deformation):
 
     strength: ClassVar[str] = "rate"
     version: ClassVar[str] = "1"
-    name: ClassVar[str] = "time_stretch"
+    strength_label: ClassVar[str] = "rate (x)"
 
     def __post_init__(self) -> None:
         check_range("rate", self.rate, 0.25, 4.0, "(speed factor)")

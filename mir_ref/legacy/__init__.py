@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from mir_ref.config import MAX_CONFIG_BYTES, parse_config, read_yaml
 from mir_ref.errors import ConfigError
 from mir_ref.legacy.convert import ConvertedConfig, convert, is_original
 from mir_ref.legacy.notes import commented_yaml
@@ -34,8 +35,6 @@ def load_all(data: dict[str, Any], *, config_dir: Path, name: str, source: str) 
         A bad key or value, or weights a feature needs and lacks (all of them, before any
         work starts).
     """
-    from mir_ref.config import parse_config
-
     log.info(
         "original mir_ref config detected; running its converted equivalent "
         "(mir_ref convert %s -o NEW.yml to see it)",
@@ -66,8 +65,6 @@ def load(data: dict[str, Any], *, config_dir: Path, name: str, source: str) -> A
 
 def _read(path: Path) -> Any:
     """The parsed file, ``None`` when it is not readable YAML (``load_config`` says why)."""
-    from mir_ref.config import read_yaml
-
     try:
         return read_yaml(path.read_text(), source=str(path))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
@@ -77,8 +74,6 @@ def _read(path: Path) -> Any:
 def experiment_configs(path: Path) -> list[Any]:
     """What a stage command runs for ``path``: ``[path]`` for our format, else one validated
     :class:`~mir_ref.config.Config` per part of the original config."""
-    from mir_ref.config import MAX_CONFIG_BYTES
-
     path = Path(path)
     if not path.is_file() or path.stat().st_size > MAX_CONFIG_BYTES:
         return [path]  # load_config reports it

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mir_ref.config import Config
 from mir_ref.deformations import compat
 from mir_ref.errors import ConfigError
 from mir_ref.legacy.datasets import check_task, convert_dataset
@@ -42,8 +43,6 @@ class ConvertedConfig:
 
 def is_original(data: Any) -> bool:
     """Whether ``data`` (a parsed YAML document) is in the original mir_ref's format."""
-    from mir_ref.config import Config
-
     ours = set(Config.model_fields) - {"base_dir"}
     return isinstance(data, dict) and "experiments" in data and not set(data) & ours
 

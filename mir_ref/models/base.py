@@ -43,6 +43,13 @@ class EmbeddingModel:
         """Seconds between the model's native frames."""
         raise NotImplementedError
 
+    def availability_problems(self) -> list[str]:
+        """What would stop this model from loading, found cheaply: a missing optional package,
+        weights file or model folder. Never loads a network; ``mir_ref validate`` calls it for
+        every model so that a run does not fail after other models have extracted. Empty
+        when nothing is missing (the default: models made of code alone)."""
+        return []
+
     def provenance(self) -> dict[str, Any]:
         """What identifies the weights or code this model runs beyond its parameters, for the
         run's ``provenance.json``: a hub revision, the SHA-256 of a weights file or of a
@@ -90,3 +97,18 @@ class EmbeddingModel:
         Models with a ``batch_size`` of whole waveforms return it.
         """
         return WINDOWS_PER_BATCH
+
+
+class LazyRuntime:
+    """Mixin of models that hold what is slow to load (a network, an ONNX session, a user's
+    module): it is loaded on first use into :attr:`_runtime`, and a copy sent to a worker
+    process leaves it behind, so that each process loads its own and the model's
+    parameters alone travel."""
+
+    @property
+    def _runtime(self) -> dict[str, Any]:
+        """What this process has loaded for the model, by name."""
+        return self.__dict__.setdefault("_loaded", {})
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: value for name, value in self.__dict__.items() if name != "_loaded"}

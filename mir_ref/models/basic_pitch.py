@@ -17,8 +17,8 @@ import numpy as np
 
 from mir_ref.digests import file_checksum
 from mir_ref.errors import ComponentError, ConfigError
-from mir_ref.models.base import EmbeddingModel
-from mir_ref.models.onnx_model import onnx_parameter_count, onnx_session
+from mir_ref.models.base import EmbeddingModel, LazyRuntime
+from mir_ref.models.onnx_model import onnx_parameter_count, onnx_problems, onnx_session
 from mir_ref.registry import register
 
 SAMPLE_RATE = 22050
@@ -50,7 +50,7 @@ def model_path() -> Path:
 
 @register("models", "basic_pitch")
 @dataclass
-class BasicPitch(EmbeddingModel):
+class BasicPitch(LazyRuntime, EmbeddingModel):
     """Basic Pitch (Spotify) note/onset/contour activations as frame features (ONNX).
 
     Parameters
@@ -72,10 +72,6 @@ class BasicPitch(EmbeddingModel):
             raise ValueError(
                 f"layers {self.layers} differ in size; put 'contour' in its own model entry"
             )
-        self._runtime: dict[str, Any] = {}
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_runtime": {}}
 
     @property
     def sample_rate(self) -> int:
@@ -90,6 +86,14 @@ class BasicPitch(EmbeddingModel):
     def layer_sizes(self) -> dict[str, int]:
         """Embedding size of each configured layer."""
         return {layer: _SIZES[layer] for layer in self.layers}
+
+    def availability_problems(self) -> list[str]:
+        """The basic-pitch wheel, its ONNX file or onnxruntime, when missing."""
+        try:
+            path = model_path()
+        except ConfigError as error:
+            return [str(error)]
+        return onnx_problems(path, owner="basic_pitch")
 
     def parameter_count(self) -> int | None:
         """Weights stored in ``nmp.onnx`` (about 17 k)."""

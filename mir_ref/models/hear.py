@@ -18,7 +18,7 @@ import numpy as np
 
 from mir_ref.digests import file_checksum, folder_checksum, module_checksum
 from mir_ref.errors import ComponentError, ConfigError
-from mir_ref.models.base import EmbeddingModel
+from mir_ref.models.base import EmbeddingModel, LazyRuntime
 from mir_ref.registry import register
 
 _FUNCTIONS = ("load_model", "get_scene_embeddings", "get_timestamp_embeddings")
@@ -27,7 +27,7 @@ _MODEL_ATTRIBUTES = ("sample_rate", "scene_embedding_size", "timestamp_embedding
 
 @register("models", "hear")
 @dataclass
-class Hear(EmbeddingModel):
+class Hear(LazyRuntime, EmbeddingModel):
     """Any HEAR-API module (``module: name``, optional ``model_file``), scene or timestamp.
 
     Parameters
@@ -49,12 +49,8 @@ class Hear(EmbeddingModel):
 
     def __post_init__(self) -> None:
         if not self.module:
-            raise ConfigError("model 'hear': `module` is required (an importable HEAR module)")
-        self._runtime: dict[str, Any] = {}
+            raise ValueError("module: required (an importable HEAR module)")
         self._api()
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_runtime": {}}
 
     def _api(self) -> Any:
         if "api" not in self._runtime:
@@ -73,15 +69,21 @@ class Hear(EmbeddingModel):
             self._runtime["api"] = api
         return self._runtime["api"]
 
+    def availability_problems(self) -> list[str]:
+        """A ``model_file`` that does not exist (the module was imported when built)."""
+        if self.model_file is not None and not Path(self.model_file).exists():
+            return [f"HEAR module '{self.module}': model_file {self.model_file} does not exist"]
+        return []
+
     def _model(self) -> Any:
         if "model" not in self._runtime:
+            # Deferred: loads torch, which many runs never need.
             import torch
 
             api = self._api()
-            if self.model_file is not None and not Path(self.model_file).exists():
-                raise ConfigError(
-                    f"HEAR module '{self.module}': model_file {self.model_file} does not exist"
-                )
+            problems = self.availability_problems()
+            if problems:
+                raise ConfigError(problems[0])
             model = api.load_model(str(self.model_file or ""))
             missing = [name for name in _MODEL_ATTRIBUTES if not hasattr(model, name)]
             if missing:
@@ -140,6 +142,7 @@ class Hear(EmbeddingModel):
         return {self.embedding: int(getattr(self._model(), f"{self.embedding}_embedding_size"))}
 
     def _timestamp(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # Deferred: loads torch, which many runs never need.
         import torch
 
         model = self._model()
@@ -171,6 +174,7 @@ class Hear(EmbeddingModel):
         -------
         ``[1, batch, frames, dim]`` float32; one frame per window for scene embeddings.
         """
+        # Deferred: loads torch, which many runs never need.
         import torch
 
         batch = np.ascontiguousarray(batch, dtype=np.float32)

@@ -21,7 +21,7 @@ import numpy as np
 
 from mir_ref.digests import folder_checksum
 from mir_ref.errors import ConfigError
-from mir_ref.models.base import EmbeddingModel
+from mir_ref.models.base import EmbeddingModel, LazyRuntime
 from mir_ref.registry import OMIT_DEFAULT, register
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,15 @@ windows up to it pays (0.5-s windows ran ~1.6× faster in batches of 16 than alo
 longer ones does not (3-s windows: no difference), and activation memory grows with it."""
 GPU_BATCH_SIZE = 8
 """Windows per forward pass on a GPU with ``batch_size: auto``."""
+
+
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
+"""The names under which ``save_pretrained`` writes weights (whole, or an index of shards)."""
 
 
 def _is_local(model_id: str) -> bool:
@@ -50,7 +59,7 @@ def _transformers() -> Any:
 
 @register("models", "huggingface")
 @dataclass
-class HuggingFace(EmbeddingModel):
+class HuggingFace(LazyRuntime, EmbeddingModel):
     """Any audio model transformers loads (wav2vec2, HuBERT, WavLM, Whisper, AST, CLAP, ...).
 
     Parameters
@@ -102,9 +111,9 @@ class HuggingFace(EmbeddingModel):
 
     def __post_init__(self) -> None:
         if not self.model_id:
-            raise ConfigError(
-                f"model '{type(self).__name__.lower()}': `model_id` is required (a hub id such "
-                "as facebook/wav2vec2-base, or a folder written by save_pretrained)"
+            raise ValueError(
+                "model_id: required (a hub id such as facebook/wav2vec2-base, or a folder "
+                "written by save_pretrained)"
             )
         if self.batch_size != "auto" and self.batch_size <= 0:
             raise ValueError(f"batch_size: {self.batch_size!r} must be positive or 'auto'")
@@ -113,8 +122,8 @@ class HuggingFace(EmbeddingModel):
         if self.chunk_context_s < 0:
             raise ValueError(f"chunk_context_s: {self.chunk_context_s!r} must be 0 or more")
         if self.revision is not None and (not self.revision or _is_local(self.model_id)):
-            raise ConfigError(
-                f"model '{self.model_id}': revision: {self.revision!r} "
+            raise ValueError(
+                f"revision: {self.revision!r} "
                 + (
                     "must name a commit, branch or tag"
                     if not self.revision
@@ -122,7 +131,6 @@ class HuggingFace(EmbeddingModel):
                     "recorded in provenance.json instead)"
                 )
             )
-        self._runtime: dict[str, Any] = {}
         self.layers = self._resolve_layers(self.layers)
         self._check_context()
 
@@ -187,6 +195,7 @@ class HuggingFace(EmbeddingModel):
     @property
     def _architecture(self) -> Any:
         if "architecture" not in self._runtime:
+            # Deferred: loads torch, which many runs never need.
             from mir_ref.models._hf_architectures import architecture_for
 
             transformers = _transformers()
@@ -224,9 +233,9 @@ class HuggingFace(EmbeddingModel):
         if requested == "all":
             return [name for name in names if sizes[name] == sizes[names[-1]]]
         if isinstance(requested, str) or not requested:
-            raise ConfigError(
-                f"model '{self.model_id}': layers: {requested!r} must be 'all', 'last' or a "
-                f"non-empty list of layers from {names}"
+            raise ValueError(
+                f"layers: {requested!r} must be 'all', 'last' or a non-empty list of layers "
+                f"from {names}"
             )
         resolved = []
         for layer in requested:
@@ -234,17 +243,29 @@ class HuggingFace(EmbeddingModel):
             if isinstance(layer, int) and layer < 0:
                 name = names[layer] if -len(names) <= layer else name
             if name not in sizes:
-                raise ConfigError(
-                    f"model '{self.model_id}': layer {layer!r} does not exist; layers: {names}"
-                )
+                raise ValueError(f"layers: layer {layer!r} does not exist; layers: {names}")
             resolved.append(name)
         if len({sizes[name] for name in resolved}) > 1:
-            raise ConfigError(
-                f"model '{self.model_id}': layers {resolved} differ in size "
+            raise ValueError(
+                f"layers: {resolved} differ in size "
                 f"({ {name: sizes[name] for name in resolved} }); put layers of different "
                 "sizes in separate model entries"
             )
         return list(dict.fromkeys(resolved))
+
+    def availability_problems(self) -> list[str]:
+        """A local folder without weights (its config and feature extractor were read when
+        the model was built). A hub model's weights are fetched on first use, so there is
+        nothing to check without the network."""
+        if not _is_local(self.model_id):
+            return []
+        folder = Path(os.path.expanduser(self.model_id))
+        if any((folder / name).is_file() for name in WEIGHT_FILES):
+            return []
+        return [
+            f"model '{self.model_id}': the folder has no weights (none of "
+            f"{', '.join(WEIGHT_FILES)}); write it with save_pretrained"
+        ]
 
     def provenance(self) -> dict[str, Any]:
         """The hub commit loaded (and the revision asked for), or a local folder's SHA-256."""
@@ -255,10 +276,6 @@ class HuggingFace(EmbeddingModel):
         config_file = utils.cached_file(self.model_id, "config.json", revision=self.revision)
         commit = utils.hub.extract_commit_hash(config_file, None)
         return {"revision": commit, "requested_revision": self.revision}
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Loaded weights stay in the process that loaded them; workers load their own.
-        return {**self.__dict__, "_runtime": {}}
 
     # -- the EmbeddingModel interface --------------------------------------------------------
 
@@ -282,6 +299,7 @@ class HuggingFace(EmbeddingModel):
         """The device the weights run on: ``cuda`` or ``cpu``."""
         if self.device != "auto":
             return self.device
+        # Deferred: loads torch, which many runs never need.
         import torch
 
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -292,6 +310,7 @@ class HuggingFace(EmbeddingModel):
         Counted on PyTorch's ``meta`` device when the weights are not loaded in this process,
         so nothing is downloaded or allocated.
         """
+        # Deferred: loads torch, which many runs never need.
         import torch
 
         if "model" in self._runtime:
@@ -308,6 +327,7 @@ class HuggingFace(EmbeddingModel):
     def _model(self) -> tuple[Any, Any, Any]:
         """The runnable module, its device and dtype, loaded on first use."""
         if "model" not in self._runtime:
+            # Deferred: loads torch, which many runs never need.
             import torch
 
             device = self.device_name
@@ -385,6 +405,7 @@ class HuggingFace(EmbeddingModel):
         On a GPU out-of-memory error the batch is halved (for the rest of this process) and
         retried, down to one row.
         """
+        # Deferred: loads torch, which many runs never need.
         import torch
 
         module, device, dtype = self._model()

@@ -9,6 +9,7 @@ or ``[batch, dim]`` (one frame).
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,22 +20,30 @@ import numpy as np
 
 from mir_ref.digests import file_checksum
 from mir_ref.errors import ComponentError, ConfigError
-from mir_ref.models.base import EmbeddingModel
+from mir_ref.models.base import EmbeddingModel, LazyRuntime
 from mir_ref.registry import register
+
+
+def onnx_problems(path: Path, *, owner: str) -> list[str]:
+    """Why an ONNX session for ``path`` cannot be made, found without making it: onnxruntime
+    is not installed, or ``path`` is not a file. Messages name ``owner`` (the model)."""
+    problems = []
+    if importlib.util.find_spec("onnxruntime") is None:
+        problems.append(f"model '{owner}' needs onnxruntime: pip install onnxruntime==1.32.0")
+    if Path(path).is_dir():
+        problems.append(f"model '{owner}': {path} is a folder; `path` must be a .onnx file")
+    elif not Path(path).is_file():
+        problems.append(f"model '{owner}': ONNX file {path} does not exist")
+    return problems
 
 
 def onnx_session(path: Path, *, owner: str) -> Any:
     """An onnxruntime CPU session for ``path``; errors name ``owner`` (the model)."""
-    try:
-        import onnxruntime
-    except ImportError:
-        raise ConfigError(
-            f"model '{owner}' needs onnxruntime: pip install onnxruntime==1.32.0"
-        ) from None
-    if Path(path).is_dir():
-        raise ConfigError(f"model '{owner}': {path} is a folder; `path` must be a .onnx file")
-    if not Path(path).is_file():
-        raise ConfigError(f"model '{owner}': ONNX file {path} does not exist")
+    problems = onnx_problems(path, owner=owner)
+    if problems:
+        raise ConfigError("; ".join(problems))
+    import onnxruntime  # deferred: a large native library most runs never load
+
     options = onnxruntime.SessionOptions()
     # One thread per session: extraction already runs one process per core.
     options.intra_op_num_threads = 1
@@ -53,6 +62,7 @@ def onnx_session(path: Path, *, owner: str) -> Any:
 def onnx_parameter_count(path: Path) -> int | None:
     """Weights stored in an ONNX file (needs the ``onnx`` package; ``None`` without it)."""
     try:
+        # Deferred: loads onnx, which many runs never need.
         import onnx
     except ImportError:
         return None
@@ -62,7 +72,7 @@ def onnx_parameter_count(path: Path) -> int | None:
 
 @register("models", "onnx")
 @dataclass
-class Onnx(EmbeddingModel):
+class Onnx(LazyRuntime, EmbeddingModel):
     """Any ONNX model with a declared input (waveform, or log-mel with given parameters).
 
     Parameters
@@ -97,35 +107,33 @@ class Onnx(EmbeddingModel):
 
     def __post_init__(self) -> None:
         if self.path is None:
-            raise ConfigError("model 'onnx': `path` (the .onnx file) is required")
-        self._runtime: dict[str, Any] = {}
+            raise ValueError("path: required (the .onnx file)")
         session = self._session()
         inputs = {i.name: i for i in session.get_inputs()}
         outputs = [o.name for o in session.get_outputs()]
         self.input_name = self.input_name or next(iter(inputs))
         if self.input_name not in inputs:
-            raise ConfigError(
-                f"model 'onnx' ({self.path}): no input '{self.input_name}'; inputs: {list(inputs)}"
+            raise ValueError(
+                f"input_name: {self.path} has no input '{self.input_name}'; inputs: {list(inputs)}"
             )
         self.outputs = list(self.outputs or outputs[:1])
         unknown = [name for name in self.outputs if name not in outputs]
         if unknown:
-            raise ConfigError(
-                f"model 'onnx' ({self.path}): no output(s) {unknown}; outputs: {outputs}"
-            )
+            raise ValueError(f"outputs: {self.path} has no output(s) {unknown}; outputs: {outputs}")
         shape = inputs[self.input_name].shape
         if self.input == "waveform" and self.input_samples is None:
             lengths = [d for d in shape[1:] if isinstance(d, int) and d > 1]
             self.input_samples = lengths[0] if lengths else None
         self._rank = len(shape)
 
+    def availability_problems(self) -> list[str]:
+        """onnxruntime or the ONNX file, when missing."""
+        return onnx_problems(Path(self.path), owner=f"onnx ({self.path})")
+
     def _session(self) -> Any:
         if "session" not in self._runtime:
             self._runtime["session"] = onnx_session(Path(self.path), owner=f"onnx ({self.path})")
         return self._runtime["session"]
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_runtime": {}}
 
     @property
     def sample_rate(self) -> int:

@@ -23,7 +23,7 @@ import numpy as np
 
 from mir_ref.digests import module_checksum
 from mir_ref.errors import ConfigError
-from mir_ref.models.base import EmbeddingModel
+from mir_ref.models.base import EmbeddingModel, LazyRuntime
 from mir_ref.registry import register
 
 _REQUIRED = ("sample_rate", "frame_hop_s", "embed")
@@ -115,7 +115,7 @@ def check_model_class(path: str, params: dict[str, Any]) -> type:
 
 
 @dataclass
-class PythonModel(EmbeddingModel):
+class PythonModel(LazyRuntime, EmbeddingModel):
     """A user's model class wrapped for the pipeline; built by :func:`python`.
 
     The class is checked when the config is read; an instance is made on first use.
@@ -125,7 +125,6 @@ class PythonModel(EmbeddingModel):
     params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._runtime: dict[str, Any] = {}
         check_model_class(self.class_path, self.params)
 
     @property
@@ -145,10 +144,6 @@ class PythonModel(EmbeddingModel):
                 raise _not_a_model(self.class_path, ", ".join(missing) or "a callable embed")
             self._runtime["model"] = model
         return self._runtime["model"]
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Workers import the class and build their own instance.
-        return {**self.__dict__, "_runtime": {}}
 
     @property
     def sample_rate(self) -> int:

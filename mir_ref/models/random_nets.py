@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import librosa
 import numpy as np
 
-from mir_ref.models.base import EmbeddingModel
+from mir_ref.models.base import EmbeddingModel, LazyRuntime
 from mir_ref.registry import register
 
 # Floor of the mel power before the log: -60 dB below a full-scale sine's bin power.
@@ -23,7 +23,7 @@ _POWER_FLOOR = 1e-6
 
 
 @dataclass
-class _RandomNetwork(EmbeddingModel):
+class _RandomNetwork(LazyRuntime, EmbeddingModel):
     """Shared plumbing: log-mel front end, seeded lazy construction, chunked inference."""
 
     seed: int = 0
@@ -41,10 +41,6 @@ class _RandomNetwork(EmbeddingModel):
         for name in ("sample_rate_hz", "n_fft", "hop_length", "n_mels", "width", "depth"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}: {getattr(self, name)!r} must be positive")
-        self._runtime: dict[str, Any] = {}
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_runtime": {}}
 
     @property
     def sample_rate(self) -> int:
@@ -66,6 +62,7 @@ class _RandomNetwork(EmbeddingModel):
 
     def _log_mel(self, batch: np.ndarray) -> Any:
         """``[batch, samples]`` → ``[batch, frames, n_mels]`` natural-log mel power."""
+        # Deferred: loads torch, which many runs never need.
         import torch
 
         if "mel" not in self._runtime:
@@ -90,6 +87,7 @@ class _RandomNetwork(EmbeddingModel):
 
     def _network(self) -> Any:
         if "network" not in self._runtime:
+            # Deferred: loads torch, which many runs never need.
             import torch
 
             with torch.random.fork_rng(devices=[]):
@@ -115,6 +113,7 @@ class _RandomNetwork(EmbeddingModel):
         -------
         ``[layers, batch, frames, width]`` float32 with ``frames = 1 + samples // hop_length``.
         """
+        # Deferred: loads torch, which many runs never need.
         import torch
 
         batch = np.asarray(batch, dtype=np.float32)
@@ -130,6 +129,7 @@ class _RandomNetwork(EmbeddingModel):
 
 
 def _cnn(n_mels: int, width: int, depth: int) -> Any:
+    # Deferred: loads torch, which many runs never need.
     import torch
 
     class RandomCnn(torch.nn.Module):
@@ -188,6 +188,7 @@ class RandomCnn(_RandomNetwork):
 
 
 def _transformer(n_mels: int, width: int, depth: int, heads: int, max_frames: int) -> Any:
+    # Deferred: loads torch, which many runs never need.
     import torch
 
     class RandomTransformer(torch.nn.Module):

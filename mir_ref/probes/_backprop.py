@@ -1,6 +1,6 @@
 """Hand-written training step of a stack of plain networks: losses and the gradient.
 
-A *plain* stack (:class:`~mir_ref.probes._stacked.StackedNetwork` without batch norm or
+A *plain* stack (:class:`~mir_ref.probes._network.StackedNetwork` without batch norm or
 attention pooling: affine layers, ReLU and optional dropout) does not need autograd: its
 backward pass is a few batched matrix products. Writing it out lets the step
 
@@ -16,12 +16,10 @@ The arithmetic is the same as autograd's up to floating-point summation order.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
-if TYPE_CHECKING:
-    from mir_ref.probes._stacked import StackedNetwork
+from mir_ref.probes._network import StackedNetwork
+from mir_ref.tasks import TASK_TYPES
 
 
 def is_plain(network: StackedNetwork) -> bool:
@@ -130,7 +128,8 @@ def _loss_and_output_gradient(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``[C]`` mean losses of feature-major outputs ``[C, out, n]`` and their gradient."""
     n_networks, n_outputs, n_items = outputs.shape
-    if task_type in ("multiclass", "key"):
+    loss = TASK_TYPES[task_type].loss
+    if loss == "cross_entropy":
         # As stacked._cross_entropy: log-sum-exp minus the target's logit.
         shifted = outputs - outputs.amax(dim=1, keepdim=True)
         index = targets.expand(n_networks, n_items).unsqueeze(1)  # [C, 1, n]
@@ -141,7 +140,7 @@ def _loss_and_output_gradient(
         gradient = exp.div_(total).scatter_add_(1, index, torch.full(index.shape, -1.0))
         return losses, gradient.div_(n_items)
     expected = targets.expand(n_networks, n_items, n_outputs).transpose(1, 2)
-    if task_type == "multilabel":
+    if loss == "binary_cross_entropy":
         losses = torch.nn.functional.binary_cross_entropy_with_logits(
             outputs, expected, reduction="none"
         ).mean(dim=(1, 2))

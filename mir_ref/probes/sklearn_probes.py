@@ -18,7 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from mir_ref import metrics
-from mir_ref.errors import ComponentError, ConfigError
+from mir_ref.errors import ComponentError
 from mir_ref.probes.base import Probe
 from mir_ref.registry import register
 from mir_ref.tasks import Task
@@ -93,7 +93,7 @@ class LogisticProbe(_Standardised):
 
     def __post_init__(self) -> None:
         if not self.C or any(c <= 0 for c in self.C):
-            raise ConfigError(f"probe '{self.label()}': C must be positive values (got {self.C})")
+            raise ValueError(f"C: must be positive values (got {self.C})")
 
     def label(self) -> str:
         """``name``, or ``logistic``."""
@@ -130,18 +130,18 @@ class LogisticProbe(_Standardised):
         with warnings.catch_warnings():
             # Separable data never converges in the strict sense; the model is still usable.
             warnings.simplefilter("ignore", ConvergenceWarning)
-            if task.type == "regression":
+            if not task.task_type.has_classes:
                 return Ridge(alpha=1.0 / c).fit(x, y)
-            if task.type == "multilabel":
+            if not task.task_type.one_class:  # a binary model per class
                 return [self._fit_one(c, x, y[:, tag], _BINARY) for tag in range(y.shape[1])]
             if len(np.unique(y)) < 2:
                 return float(y[0]) if task is _BINARY else int(y[0])
             return LogisticRegression(C=c, max_iter=self.max_iter).fit(x, y)
 
     def _scores(self, model: Any, x: np.ndarray, task: Task) -> np.ndarray:
-        if task.type == "regression":
+        if not task.task_type.has_classes:
             return model.predict(x).astype(np.float32)
-        if task.type == "multilabel":
+        if not task.task_type.one_class:
             return np.stack([self._scores(tag, x, _BINARY)[:, 1] for tag in model], axis=1).astype(
                 np.float32
             )
@@ -184,7 +184,7 @@ class KNNProbe(_Standardised):
 
     def __post_init__(self) -> None:
         if not self.k or any(k < 1 for k in self.k):
-            raise ConfigError(f"probe '{self.label()}': k must be values >= 1 (got {self.k})")
+            raise ValueError(f"k: must be values >= 1 (got {self.k})")
 
     def label(self) -> str:
         """``name``, or ``knn``."""
@@ -208,7 +208,7 @@ class KNNProbe(_Standardised):
         self._prepare(x_train, x_validation, task)
         self.train_ = _unit(self._standardise(x_train))
         y_train = np.asarray(y_train)
-        if task.type in ("multiclass", "key"):
+        if task.task_type.one_class:
             self.targets_ = np.eye(len(task.classes), dtype=np.float64)[y_train]
         else:
             self.targets_ = y_train.astype(np.float64).reshape(len(y_train), -1)
@@ -223,7 +223,7 @@ class KNNProbe(_Standardised):
         # A stable sort makes ties (duplicates in the training set) break by training order.
         nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
         scores = self.targets_[nearest].mean(axis=1).astype(np.float32)
-        return scores[:, 0] if self.task_.type == "regression" else scores
+        return scores if self.task_.task_type.has_classes else scores[:, 0]
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """``[n, classes]`` neighbour fractions, or ``[n]`` neighbour means (regression)."""

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from mir_ref.errors import ComponentError, ConfigError
+from mir_ref.errors import ComponentError
 from mir_ref.probes.bags import Bags
 from mir_ref.probes.base import Probe
 from mir_ref.registry import register
@@ -73,6 +73,7 @@ class OneThread:
     _saved = 1
 
     def __enter__(self) -> None:
+        # Deferred: loads torch, which many runs never need.
         import torch
 
         with OneThread._lock:
@@ -83,6 +84,7 @@ class OneThread:
             OneThread._depth += 1
 
     def __exit__(self, *exc_info: object) -> None:
+        # Deferred: loads torch, which many runs never need.
         import torch
 
         with OneThread._lock:
@@ -139,28 +141,22 @@ class TorchProbe(Probe):
         rules = {size for size in hidden if isinstance(size, str)}
         mixed = len(rules) > 1 or (rules and not all(isinstance(h, str) for h in hidden))
         if rules - set(HIDDEN_RULES) or mixed:
-            raise ConfigError(
-                f"probe '{self.label()}': hidden must be a list of sizes, or one of "
+            raise ValueError(
+                f"hidden: must be a list of sizes, or one of "
                 f"{', '.join(HIDDEN_RULES)} (alone or repeated once per layer) "
                 f"(got {self.hidden!r})"
             )
         if not rules and any(size < 1 for size in hidden):
-            raise ConfigError(
-                f"probe '{self.label()}': hidden sizes must be >= 1 (got {self.hidden})"
-            )
+            raise ValueError(f"hidden: sizes must be >= 1 (got {self.hidden})")
         if self.pool is not None and self.pool not in POOLS:
-            raise ConfigError(
-                f"probe '{self.label()}': pool must be one of {', '.join(POOLS)}, or unset "
-                f"(got {self.pool!r})"
+            raise ValueError(
+                f"pool: must be one of {', '.join(POOLS)}, or unset (got {self.pool!r})"
             )
         if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(
-                f"probe '{self.label()}': dropout must be in [0, 1) (got {self.dropout})"
-            )
+            raise ValueError(f"dropout: must be in [0, 1) (got {self.dropout})")
         if self.batch_size is not None and self.batch_size < 1:
-            raise ConfigError(
-                f"probe '{self.label()}': batch_size must be >= 1, or null for full batch "
-                f"(got {self.batch_size})"
+            raise ValueError(
+                f"batch_size: must be >= 1, or null for full batch (got {self.batch_size})"
             )
 
     @property
@@ -235,6 +231,7 @@ class TorchProbe(Probe):
         ComponentError
             Non-finite embeddings or labels, mismatched shapes, or a loss that diverged.
         """
+        # Deferred: loads torch, which many runs never need.
         from mir_ref.probes._stacked import Setting
 
         setting = Setting(learning_rate, weight_decay, int(seed))
@@ -294,6 +291,7 @@ class TorchProbe(Probe):
             for architecture, members in by_architecture.items()
         ]
 
+        # Deferred: loads torch, which many runs never need.
         from mir_ref.probes._stacked import Setting
 
         def train(job: tuple[TorchProbe, list[tuple[int, int]]]) -> list[TorchProbe | None]:
@@ -352,14 +350,16 @@ class TorchProbe(Probe):
     ) -> list[TorchProbe | None]:
         """One fitted copy of this probe per setting; ``None`` (or, if ``strict``, an error)
         where the loss diverged."""
+        # Deferred: loads torch, which many runs never need.
         import torch
 
+        # Deferred: loads torch, which many runs never need.
         from mir_ref.probes._stacked import train_stacked
 
         probe = self.label()
         for setting in settings:
             if epochs < 1 or patience < 1 or setting.learning_rate <= 0 or setting.weight_decay < 0:
-                raise ConfigError(
+                raise ValueError(
                     f"probe '{probe}': need epochs >= 1, patience >= 1, learning_rate > 0 and "
                     f"weight_decay >= 0 (got epochs={epochs}, patience={patience}, "
                     f"learning_rate={setting.learning_rate}, "
@@ -381,7 +381,7 @@ class TorchProbe(Probe):
         self.mean_ = mean.astype(np.float32)
         self.std_ = std.astype(np.float32)
         self.target_mean_, self.target_std_ = 0.0, 1.0
-        if task.type == "regression":
+        if not task.task_type.has_classes:  # values are standardised, as the inputs are
             self.target_mean_ = float(y_train.mean(dtype=np.float64))
             self.target_std_ = float(y_train.std(dtype=np.float64)) or 1.0
         self.task_ = task
@@ -457,15 +457,17 @@ class TorchProbe(Probe):
         """
         if not hasattr(self, "network_"):
             raise ComponentError(f"probe '{self.label()}' is not fitted; call fit() first")
+        # Deferred: loads torch, which many runs never need.
         import torch
 
         checked = self._check_input(x, "x", item_shape=self.mean_.shape)
         inputs, mask = self._network_input(checked)
         with torch.no_grad(), OneThread():
             outputs = self.network_.forward(inputs, mask=mask)[0]
-        if self.task_.type in ("multiclass", "key"):
+        activation = self.task_.task_type.activation
+        if activation == "softmax":
             outputs = torch.softmax(outputs, dim=1)
-        elif self.task_.type == "multilabel":
+        elif activation == "sigmoid":
             outputs = torch.sigmoid(outputs)
         else:
             outputs = outputs[:, 0] * self.target_std_ + self.target_mean_
@@ -493,6 +495,7 @@ class TorchProbe(Probe):
 
     def _network_input(self, x: np.ndarray | Bags) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Standardised network input and, for attention, the mask of real windows."""
+        # Deferred: loads torch, which many runs never need.
         import torch
 
         if not isinstance(x, Bags):
@@ -509,9 +512,9 @@ class TorchProbe(Probe):
         return ((x - self.mean_) / self.std_).astype(np.float32, copy=False)
 
     def _encode_targets(self, y: np.ndarray, task: Task) -> np.ndarray:
-        if task.type in ("multiclass", "key"):
+        if task.task_type.one_class:
             return y.astype(np.int64, copy=False)
-        if task.type == "regression":
+        if not task.task_type.has_classes:
             return ((y - self.target_mean_) / self.target_std_).astype(np.float32)[:, None]
         return y.astype(np.float32, copy=False)
 
@@ -537,23 +540,13 @@ class TorchProbe(Probe):
 
     def _check_y(self, y: np.ndarray, x: np.ndarray, task: Task, what: str) -> np.ndarray:
         y = np.asarray(y)
-        shapes = {
-            "multiclass": (len(x),),
-            "key": (len(x),),
-            "multilabel": (len(x), len(task.classes)),
-            "regression": (len(x),),
-        }
-        if y.shape != shapes[task.type]:
+        shape = task.task_type.label_shape(len(x), task.classes)
+        if y.shape != shape:
             raise ComponentError(
                 f"probe '{self.label()}', task '{task.name}' ({task.type}): {what} must have "
-                f"shape {list(shapes[task.type])} (got {list(y.shape)}); encode labels with "
-                "task.encode()"
+                f"shape {list(shape)} (got {list(y.shape)}); encode labels with task.encode()"
             )
-        if (
-            task.type in ("multiclass", "key")
-            and len(y)
-            and (y.min() < 0 or y.max() >= len(task.classes))
-        ):
+        if task.task_type.one_class and len(y) and (y.min() < 0 or y.max() >= len(task.classes)):
             raise ComponentError(
                 f"probe '{self.label()}', task '{task.name}': {what} has class indices outside "
                 f"[0, {len(task.classes)})"

@@ -18,10 +18,10 @@ import pandas as pd
 import sklearn.metrics
 
 from mir_ref.metrics import KEY_ERROR_CATEGORIES, key_error_category
+from mir_ref.predictions import read_predictions
 from mir_ref.report.run_folder import RunFolder, TaskInfo
 from mir_ref.results import CLEAN
 from mir_ref.tasks import KEYS, LABEL_KINDS, PITCH_CLASSES, normalize_key
-from mir_ref.train import read_predictions
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def clean_predictions(folder: RunFolder, best: pd.DataFrame) -> dict[str, TaskPr
         key = (meta["dataset"], meta["task"], str(meta["model"]), str(meta["layer"]))
         model = wanted.get((*key, meta["probe"]))
         task = folder.tasks.get(key[:2])
-        if model is None or task is None or task.type == "regression":
+        if model is None or task is None or not task.task_type.has_classes:
             continue
         clean = [
             index
@@ -192,7 +192,7 @@ def pitch_errors(matrix: np.ndarray, midi: np.ndarray) -> dict[str, float]:
 
 def is_key_task(task: TaskInfo) -> bool:
     """Whether every class of ``task`` is one of the 24 keys."""
-    if task.type == "key":
+    if task.task_type.fixed_classes == tuple(KEYS):
         return True
     try:
         return bool(task.classes) and all(normalize_key(name) in KEYS for name in task.classes)

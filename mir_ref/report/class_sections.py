@@ -58,7 +58,7 @@ def pitch_and_key(context: Context) -> Section | None:
         "pooled.",
     )
     for column, predictions in context.predictions.items():
-        if predictions.task.type == "multilabel":
+        if not predictions.task.task_type.one_class:
             continue
         classes = list(predictions.task.classes)
         matrices = _matrices(context, predictions)
@@ -195,7 +195,8 @@ def per_class(context: Context) -> Section | None:
     )
     for column, predictions in context.predictions.items():
         classes = list(predictions.task.classes)
-        if predictions.task.type == "multiclass":
+        task_type = predictions.task.task_type
+        if task_type.one_class and not task_type.fixed_classes:  # keys: their own section
             matrices = _matrices(context, predictions)
             f1 = pd.DataFrame(
                 {
@@ -220,7 +221,7 @@ def per_class(context: Context) -> Section | None:
             section.figure(
                 path, f"{column}: confusion matrices (rows: true class; colour: row fraction)."
             )
-        elif predictions.task.type == "multilabel":
+        elif task_type.has_classes and not task_type.one_class:
             auc = pd.DataFrame(
                 {
                     model: analysis.tag_auc(predictions.y_true[model], predictions.y_score[model])

@@ -20,8 +20,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
-from mir_ref.report.plots import LOG_STRENGTH, STRENGTH_LABELS, mild_is_high, plain, save
+from mir_ref.report.plots import deformation_class, mild_is_high, plain, save
 from mir_ref.report.tables import layer_order
+from mir_ref.tasks import TASK_TYPES
 
 _GREY = "#555555"
 _MAX_ANNOTATED_ENTRIES = 12
@@ -74,7 +75,7 @@ def drift_curves(drift: pd.DataFrame, colors: Mapping[str, str], path: str | Pat
             axes.plot(strength, median, marker="o", markersize=4, color=color)
             axes.fill_between(strength, median - spread, median + spread, color=color, alpha=0.15)
         strengths = np.sort(panel["strength"].unique())
-        if deformation in LOG_STRENGTH:
+        if deformation_class(deformation).log_strength:
             axes.set_xscale("log")
             axes.minorticks_off()
         if len(strengths) <= 8:
@@ -84,7 +85,7 @@ def drift_curves(drift: pd.DataFrame, colors: Mapping[str, str], path: str | Pat
         axes.set_ylim(bottom=0)
         axes.grid(alpha=0.3)
         axes.set_title(plain(deformation), fontsize="medium")
-        axes.set_xlabel(STRENGTH_LABELS.get(deformation, "strength"))
+        axes.set_xlabel(deformation_class(deformation).strength_label)
     grid[0].set_ylabel("drift (median, band: IQR)")
     handles = [
         Line2D([], [], color=colors.get(label, _GREY), marker="o", markersize=4, label=plain(label))
@@ -263,7 +264,7 @@ def _label_colours(
     """A colour per label and the legend's (label, colour) entries: categorical labels by
     frequency (the rarest beyond :data:`_MAX_LEGEND_LABELS` share grey), regression values on
     a continuous scale (legend: its ends)."""
-    if task_type == "regression":
+    if not TASK_TYPES[task_type].has_classes:
         values = pd.to_numeric(labels, errors="coerce")
         low, high = float(values.min()), float(values.max())
         scale = Normalize(low, high if high > low else low + 1)

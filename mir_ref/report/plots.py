@@ -24,45 +24,16 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
+from mir_ref import registry
 from mir_ref.atomic import atomic_write
 from mir_ref.config import KEPT_LABELS
+from mir_ref.deformations.base import Deformation
 from mir_ref.errors import MirRefError
 from mir_ref.report.tables import INTERVAL, selected_probes
 from mir_ref.results import CLEAN
 
 logger = logging.getLogger(__name__)
 
-
-STRENGTH_LABELS = {
-    "white_noise": "SNR (dB)",
-    "pink_noise": "SNR (dB)",
-    "background_noise": "SNR (dB)",
-    "gain": "gain (dB)",
-    "mp3": "bitrate (kbps)",
-    "ogg_vorbis": "Vorbis quality (0-10)",
-    "pitch_shift": "shift (semitones)",
-    "time_stretch": "rate (x)",
-    "low_pass": "cutoff (Hz)",
-    "high_pass": "cutoff (Hz)",
-    "reverb": "room size",
-    "impulse_response": "wet level",
-    "clipping": "threshold (dB re peak)",
-    "clipping_percentile": "clipped percentile",
-    "bit_depth": "bits",
-    "resample": "sample rate (Hz)",
-    "compressor": "threshold (dBFS)",
-}
-"""x-axis label of each deformation's strength; other deformations get ``"strength"``."""
-
-MILD_IS_HIGH = frozenset(
-    {"white_noise", "pink_noise", "background_noise", "mp3", "ogg_vorbis", "low_pass"}
-    | {"clipping", "bit_depth", "resample", "compressor"}
-)
-"""Deformations whose strength is gentlest at high values, drawn with the x axis reversed so
-that every panel reads from mild (left) to severe (right)."""
-
-LOG_STRENGTH = frozenset({"mp3", "low_pass", "high_pass", "resample"})
-"""Deformations whose strength is drawn on a log axis, as bitrates come in doublings."""
 
 _DPI = 120
 _BEST_BOX_COLOR = "#e4002b"
@@ -263,7 +234,7 @@ def robustness(
                 bottom.plot(strength, 100 * mean / clean, marker="o", markersize=4, color=color)
         bottom.axhline(100, color="grey", linestyle="--", lw=1)
         for axes in (top, bottom):
-            if strength_kind(deformation) in LOG_STRENGTH:
+            if deformation_class(deformation).log_strength:
                 axes.set_xscale("log")
                 axes.minorticks_off()
             strengths = np.sort(panel["strength"].dropna().unique())
@@ -275,7 +246,7 @@ def robustness(
         top.set_ylabel(plain(panel["metric"].iloc[0]))
         bottom.set_ylabel("% of clean score")
         note = (axis_notes or {}).get(deformation)
-        xlabel = STRENGTH_LABELS.get(strength_kind(deformation), "strength")
+        xlabel = deformation_class(deformation).strength_label
         bottom.set_xlabel(plain(xlabel + (f"\n{note}" if note else "")))
 
     handles = [
@@ -299,11 +270,20 @@ def strength_kind(deformation: str) -> str:
     return deformation.removesuffix(KEPT_LABELS)
 
 
+def deformation_class(deformation: str) -> type[Deformation]:
+    """The registered class of a results ``deformation``, which says what its strength means
+    (axis label, direction, scale); the base class's defaults for a name no class is
+    registered under (a named entry, a chain of another package's steps)."""
+    found = registry.available("deformations").get(strength_kind(deformation))
+    return found if isinstance(found, type) and issubclass(found, Deformation) else Deformation
+
+
 def mild_is_high(deformation: str, strengths: Iterable[float]) -> bool:
-    """Whether higher strengths are gentler: SNRs, bitrates, and all-negative values such
-    as attenuations in dB, whose mildest value is the one closest to 0."""
+    """Whether higher strengths are gentler: SNRs, bitrates (the class says so), and
+    all-negative values such as attenuations in dB, whose mildest value is the one closest
+    to 0."""
     values = np.asarray(list(strengths), dtype=float)
-    return strength_kind(deformation) in MILD_IS_HIGH or bool(len(values) and (values <= 0).all())
+    return deformation_class(deformation).mild_is_high or bool(len(values) and (values <= 0).all())
 
 
 def plain(text: str) -> str:

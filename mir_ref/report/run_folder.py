@@ -19,6 +19,7 @@ import pandas as pd
 
 from mir_ref.errors import MirRefError
 from mir_ref.results import read_results
+from mir_ref.tasks import TASK_TYPES, TaskType
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,11 @@ class TaskInfo:
     type: str
     classes: tuple[str, ...]
     main_metric: str
+
+    @property
+    def task_type(self) -> TaskType:
+        """The :class:`~mir_ref.tasks.TaskType` named by :attr:`type`."""
+        return TASK_TYPES[self.type]
 
     @property
     def column(self) -> str:

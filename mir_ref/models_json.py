@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mir_ref.atomic import atomic_write_text
+from mir_ref.experiment import Experiment, ModelEntry
+from mir_ref.plan import component_material, condition_tracks, embedding_key
 from mir_ref.store import Store, cache_key
-
-if TYPE_CHECKING:
-    from mir_ref.config import Experiment, ModelEntry
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +34,6 @@ def _finite(value: Any) -> float | None:
 
 def _stored_size(experiment: Experiment, entry: ModelEntry, store: Store) -> int | None:
     """Embedding size of the first stored embedding of ``entry``."""
-    from mir_ref.plan import condition_tracks, embedding_key
-
     # Key by key, stopping at the first found: the grid's every key is not needed for one.
     seed = experiment.config.protocol.seed
     for dataset in experiment.datasets:
@@ -94,8 +91,6 @@ def _megabytes(value: float | None) -> float | None:
 
 
 def _parameter_count(entry: ModelEntry, counts: dict[str, int | None]) -> int | None:
-    from mir_ref.plan import component_material
-
     key = cache_key(component_material(entry.model, entry.type))
     if key not in counts:
         counts[key] = _parameters(entry.model)
@@ -107,7 +102,7 @@ def write_models_json(experiment: Experiment, speed: dict[str, list[float]]) -> 
 
     Parameters
     ----------
-    speed : model name → :data:`~mir_ref.extract.MEASURES` (seconds of audio embedded,
+    speed : model name → :data:`~mir_ref.units.MEASURES` (seconds of audio embedded,
         seconds spent, peak memory one call added, peak GPU memory) over the extraction
         processes; models absent here keep the measures of an earlier run.
     """
