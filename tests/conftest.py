@@ -17,6 +17,27 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("MIR_REF_CACHE", str(Path("/tmp") / "mir_ref_test_cache_unused"))
 
 
+def tiny_tones(**overrides) -> dict:
+    """The small ``synthetic_tones`` dataset entry that most end-to-end tests run on: one note
+    per (pitch class, instrument) of three instruments, three phrases per key and nine
+    mixtures, all short, pitch classes only unless ``tasks`` says otherwise. ``overrides``
+    replace keys; a value of None drops the key (the dataset's default then applies)."""
+    entry = {
+        "name": "tones",
+        "type": "synthetic_tones",
+        "notes_per_class": 1,
+        "phrases_per_key": 3,
+        "mixtures": 9,
+        "instruments": 3,
+        "note_duration_s": 0.5,
+        "phrase_duration_s": 2.0,
+        "mixture_duration_s": 1.0,
+        "tasks": ["pitch_class"],
+    }
+    entry.update(overrides)
+    return {key: value for key, value in entry.items() if value is not None}
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     """A seeded generator, so every test sees the same signals."""

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-NOTES = {
-    "name": "notes",
-    "type": "synthetic_tones",
-    "notes_per_class": 1,
-    "instruments": 3,
-    "note_duration_s": 0.5,
-    "tasks": ["pitch_class"],
-}
+from tests.conftest import tiny_tones
+
+NOTES = tiny_tones(name="notes")
 
 
 def notes_config(folder: Path, models: list[dict]) -> dict:

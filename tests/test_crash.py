@@ -24,20 +24,14 @@ import yaml
 from mir_ref.experiment import Experiment
 from mir_ref.stages import run_all
 from mir_ref.store import Store
-from tests.conftest import REPO
+from tests.conftest import REPO, tiny_tones
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 KILLS = int(os.environ.get("MIR_REF_STRESS_KILLS", "3"))
 SEED = int(os.environ.get("MIR_REF_STRESS_SEED", "10"))
 
-TONES = {
-    "name": "tones",
-    "type": "synthetic_tones",
-    "notes_per_class": 1,
-    "note_duration_s": 0.5,
-    "tasks": ["pitch_class"],
-}
+TONES = tiny_tones(instruments=None)  # five instruments
 
 
 def _config(folder: Path, *, workers: int) -> Path:

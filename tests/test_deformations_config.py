@@ -14,20 +14,9 @@ from mir_ref.errors import ConfigError
 from mir_ref.experiment import Experiment
 from mir_ref.plan import condition_tracks, extraction_units, track_rng
 from mir_ref.stages import deform, run_all
-from tests.conftest import REPO
+from tests.conftest import REPO, tiny_tones
 
-TONES = {
-    "name": "tones",
-    "type": "synthetic_tones",
-    "notes_per_class": 1,
-    "phrases_per_key": 3,
-    "mixtures": 9,
-    "instruments": 3,
-    "note_duration_s": 0.5,
-    "phrase_duration_s": 2.0,
-    "mixture_duration_s": 1.0,
-    "tasks": ["pitch_class"],
-}
+TONES = tiny_tones()
 
 
 def config(folder: Path, deformations: list, **overrides) -> dict:

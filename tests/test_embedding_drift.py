@@ -12,6 +12,7 @@ from mir_ref.drift import cosine_distances, drift, median_and_iqr, typical_dista
 from mir_ref.embedding_views import analyse
 from mir_ref.experiment import Experiment
 from mir_ref.stages import extract
+from tests.conftest import tiny_tones
 
 SNR_DB = [30, 20, 10, 0, -10]
 
@@ -80,14 +81,7 @@ def hand_made_features() -> list[str]:
     ]
 
 
-TONES = {
-    "name": "tones",
-    "type": "synthetic_tones",
-    "tasks": ["pitch_class"],  # notes only
-    "notes_per_class": 2,
-    "instruments": 3,
-    "note_duration_s": 0.5,
-}
+TONES = tiny_tones(notes_per_class=2)
 
 
 @pytest.fixture(scope="module")

@@ -15,19 +15,9 @@ from mir_ref.pipeline import single_threaded
 from mir_ref.plan import extraction_units
 from mir_ref.store import Store
 from mir_ref.units import process_unit
+from tests.conftest import tiny_tones
 
-TONES = {
-    "name": "tones",
-    "type": "synthetic_tones",
-    "notes_per_class": 1,
-    "phrases_per_key": 3,
-    "mixtures": 9,
-    "instruments": 3,
-    "note_duration_s": 0.5,
-    "phrase_duration_s": 2.0,
-    "mixture_duration_s": 1.0,
-    "tasks": ["tags"],
-}
+TONES = tiny_tones(tasks=["tags"])
 
 
 def config(folder: Path, *, workers: int, models: list[dict] | None = None) -> dict:

@@ -23,7 +23,7 @@ from mir_ref.predictions import read_predictions
 from mir_ref.preflight import check
 from mir_ref.stages import evaluate, extract, train
 from mir_ref.tasks import KEYS, LABEL_KINDS, PITCH_CLASSES, LabelChange, LabelKindName, Task
-from tests.conftest import REPO, manifest_config
+from tests.conftest import REPO, manifest_config, tiny_tones
 
 FLATS = {"C#": "Db", "D#": "Eb", "F#": "Gb", "G#": "Ab", "A#": "Bb"}
 
@@ -154,14 +154,9 @@ def test_a_chain_composes_its_steps_maps_in_order():
 
 # --- refusals -----------------------------------------------------------------------------------
 
-TONES = {
-    "type": "synthetic_tones",
-    "name": "tones",
-    "notes_per_class": 1,
-    "phrases_per_key": 3,
-    "mixtures": 9,
-    "instruments": 3,
-}
+TONES = tiny_tones(
+    tasks=None, note_duration_s=None, phrase_duration_s=None, mixture_duration_s=None
+)
 
 
 def tones_config(deformations: list, tasks: list[str]) -> dict:

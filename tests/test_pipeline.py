@@ -22,22 +22,11 @@ from mir_ref.plan import embedding_key, extraction_units
 from mir_ref.predictions import read_predictions
 from mir_ref.stages import run_all
 from mir_ref.store import Store
-from tests.conftest import REPO
+from tests.conftest import REPO, tiny_tones
 
 pytestmark = pytest.mark.slow
 
-SMALL_TONES = {
-    "name": "tones",
-    "type": "synthetic_tones",
-    "notes_per_class": 1,
-    "phrases_per_key": 3,
-    "mixtures": 24,
-    "instruments": 3,
-    "note_duration_s": 0.5,
-    "phrase_duration_s": 2.0,
-    "mixture_duration_s": 1.0,
-    "tasks": ["pitch_class", "key", "tags", "tempo"],
-}
+SMALL_TONES = tiny_tones(mixtures=24, tasks=["pitch_class", "key", "tags", "tempo"])
 
 
 def small_config(folder: Path, **overrides) -> dict:

@@ -30,15 +30,9 @@ from mir_ref.report import sections
 from mir_ref.report.html import write_page
 from mir_ref.report.run_folder import RunFolder
 from mir_ref.stages import extract, train
+from tests.conftest import tiny_tones
 
-TONES = {
-    "name": "tones",
-    "type": "synthetic_tones",
-    "notes_per_class": 7,
-    "instruments": 3,
-    "note_duration_s": 0.5,
-    "tasks": ["pitch_class"],
-}
+TONES = tiny_tones(notes_per_class=7)
 
 LINEAR = ({"type": "linear"},)
 
