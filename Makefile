@@ -23,10 +23,11 @@ install: $(STAMP)
 demo: install
 	$(BIN)/mir_ref run -c configs/demo.yml
 
-# Two pytest processes share the tests (pytest-xdist; a module's tests stay together, so the
-# demo's module-scoped run happens once); the tests that time a stop or a kill run alone after.
+# Three pytest processes share the tests (pytest-xdist; a module's tests stay together, so
+# the demo's module-scoped run happens once): on 2 cores a third keeps them busy while the
+# others wait on subprocesses, Chromium or Ray. The tests that time a stop run alone after.
 test: install
-	$(BIN)/python -m pytest -q -n 2 --dist loadscope -m "not serial"
+	$(BIN)/python -m pytest -q -n 3 --dist loadscope -m "not serial"
 	$(BIN)/python -m pytest -q -m serial
 
 # Headless Chromium and its ChromeDriver (Debian packages `chromium` and `chromium-driver`,

@@ -26,7 +26,7 @@ from mir_ref.stages import run_all
 from mir_ref.store import Store
 from tests.conftest import REPO, tiny_tones
 
-pytestmark = [pytest.mark.slow, pytest.mark.serial]
+pytestmark = pytest.mark.slow
 
 KILLS = int(os.environ.get("MIR_REF_STRESS_KILLS", "3"))
 SEED = int(os.environ.get("MIR_REF_STRESS_SEED", "10"))
