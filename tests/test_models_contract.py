@@ -58,3 +58,15 @@ def test_model_contract(name, tmp_path_factory, rng):
     # Workers receive a pickled model: it must survive the trip and give the same output.
     copy = pickle.loads(pickle.dumps(model))
     np.testing.assert_allclose(copy.embed(batch[:1]), output[:, :1], atol=1e-4)
+
+
+@pytest.mark.parametrize("name", names())
+def test_a_window_embeds_alike_alone_and_in_any_batch(name, tmp_path_factory, rng):
+    # The pipeline fills each call with windows of successive tracks (mir_ref/batches.py),
+    # so a window's batch depends on the schedule: its cached entry must not.
+    model = build(name, tmp_path_factory)
+    batch = (0.1 * rng.standard_normal((5, int(3.0 * model.sample_rate)))).astype(np.float32)
+    together = np.asarray(model.embed(batch))
+    for index in range(len(batch)):
+        alone = np.asarray(model.embed(batch[index : index + 1]))
+        assert np.array_equal(alone[:, 0], together[:, index]), index

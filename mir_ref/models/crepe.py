@@ -128,7 +128,9 @@ class Crepe(LazyRuntime, EmbeddingModel):
     hop_length: int = 160
     batch_size: int = 512
 
-    version: ClassVar[str] = "1"
+    # 2: a window's frames are normalised alike whatever it is batched with (in version 1
+    # their last bits depended on the batch, so cached entries depended on the schedule).
+    version: ClassVar[str] = "2"
 
     def __post_init__(self) -> None:
         if self.hop_length <= 0 or self.batch_size <= 0:
@@ -196,7 +198,10 @@ class Crepe(LazyRuntime, EmbeddingModel):
         padded = np.pad(batch, [(0, 0), (WINDOW // 2, WINDOW // 2)])
         count = 1 + batch.shape[1] // self.hop_length
         starts = np.arange(count) * self.hop_length
-        frames = padded[:, starts[:, None] + np.arange(WINDOW)]
+        # Contiguous before the sums: fancy indexing lays the batch axis innermost, and numpy
+        # then sums each frame in an order that depends on the batch size, so a window's
+        # embedding would change in its last bits with what it is batched with.
+        frames = np.ascontiguousarray(padded[:, starts[:, None] + np.arange(WINDOW)])
         frames = frames - frames.mean(axis=-1, keepdims=True)
         # Silence stays zero rather than dividing by nothing.
         return frames / np.maximum(frames.std(axis=-1, ddof=1, keepdims=True), 1e-10)

@@ -214,6 +214,10 @@ class Chroma(_FrameFeatures):
 
     n_chroma: int = 12
 
+    # 2: a window's chroma no longer depends on what it is batched with (in version 1 its
+    # last bits did, so cached entries depended on the schedule).
+    version: ClassVar[str] = "2"
+
     _FMIN_HZ: ClassVar[float] = 32.703  # C1
     _MAX_OCTAVES: ClassVar[int] = 7
     # Bins per pitch class; three lets the CQT place a bin on each tuning offset.
@@ -248,13 +252,31 @@ class Chroma(_FrameFeatures):
         # Deferred: loads librosa, which many runs never need.
         import librosa
 
-        return librosa.feature.chroma_cqt(
-            y=batch,
-            sr=self.sample_rate_hz,
-            hop_length=self.hop_length,
-            fmin=self._FMIN_HZ,
-            n_chroma=self.n_chroma,
-            n_octaves=self._n_octaves(),
-            bins_per_octave=self._BINS_PER_CLASS * self.n_chroma,
-            tuning=0.0,
-        ).transpose(0, 2, 1)
+        bins_per_octave = self._BINS_PER_CLASS * self.n_chroma
+        # The CQT of the whole batch at once (its filter bank, most of the cost, is built once
+        # per call) gives each window what it alone would; the map to pitch classes is a
+        # matrix product, whose last bits depend on its shape, so it runs window by window.
+        magnitudes = np.abs(
+            librosa.cqt(
+                batch,
+                sr=self.sample_rate_hz,
+                hop_length=self.hop_length,
+                fmin=self._FMIN_HZ,
+                n_bins=self._n_octaves() * bins_per_octave,
+                bins_per_octave=bins_per_octave,
+                tuning=0.0,
+            )
+        )
+        return np.stack(
+            [
+                librosa.feature.chroma_cqt(
+                    C=window,
+                    sr=self.sample_rate_hz,
+                    hop_length=self.hop_length,
+                    fmin=self._FMIN_HZ,
+                    n_chroma=self.n_chroma,
+                    bins_per_octave=bins_per_octave,
+                ).T
+                for window in magnitudes
+            ]
+        )
