@@ -2,10 +2,10 @@
 
 Units (one track under one condition) are cut into shards. Each worker is a Ray actor that
 deserializes the experiment once, so its models load once and stay loaded for every shard it
-is given (on its GPU, with ``num_gpus_per_model``). A worker runs each unit through
-:func:`mir_ref.units.process_unit` — decode and deform once, then every model the store
-lacks — so the entries are exactly those of a local run, and each goes to the shared store
-as soon as it is computed.
+is given (on its GPU, with ``num_gpus_per_model``). A worker runs a shard's units through
+:func:`mir_ref.pipeline.run_units`, as a local extraction process does — decode and deform
+each once, each model's windows batched across the shard's tracks — so the entries are
+exactly those of a local run, and each goes to the shared store as soon as its unit is done.
 
 A worker that dies is restarted and its shards rerun; the store is content-addressed and
 atomic, so a rerun skips what is already there and nothing is ever half written.
@@ -23,10 +23,10 @@ from mir_ref.backends.ray_session import RETRIES, connect, share, shared, unwrap
 from mir_ref.errors import MirRefError
 from mir_ref.experiment import Experiment
 from mir_ref.extract import finish
-from mir_ref.pipeline import single_threaded
+from mir_ref.pipeline import run_units, single_threaded
 from mir_ref.plan import ExtractionUnit, extraction_units
 from mir_ref.store import Store
-from mir_ref.units import ExtractionStats, add_speed, process_unit
+from mir_ref.units import ExtractionStats, add_speed
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +70,11 @@ class ExtractionWorker:
         # shard; so is the plan. The arguments are small: a reference and indices.
         experiment = shared(box)
         store = Store.of(experiment)
-        speed: dict[str, list[float]] = {}
         # One thread, as in every local extraction process: the thread count decides the last
         # bits of some results, and an entry must not depend on where it was computed.
+        # Blocking: a unit another attempt of this shard still holds is waited for.
         with single_threaded():
-            for unit in _units(box, shard):
-                process_unit(experiment, store, unit, speed)
-        return speed
+            return run_units(experiment, store, _units(box, shard), blocking=True).speed
 
 
 def extract(experiment: Experiment) -> ExtractionStats:
