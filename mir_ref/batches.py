@@ -26,8 +26,19 @@ from mir_ref import audio as audio_io
 from mir_ref import memory
 from mir_ref.errors import ComponentError, MirRefError
 from mir_ref.experiment import ModelEntry
-from mir_ref.models.base import EmbeddingModel
+from mir_ref.models.base import EmbeddingModel, parameter_count_of
 from mir_ref.plan import ExtractionUnit
+
+MEASURES = ("audio_s", "compute_s", "peak_added_bytes", "peak_gpu_bytes", "parameters")
+"""What extraction measures per model: seconds of audio embedded and seconds spent (summed
+over calls and processes), the most resident memory one embedding call added to its process
+and the most GPU memory allocated, and the model's parameter count, read where the model is
+loaded so that ``models.json`` need not load it again (maxed; NaN where unknown)."""
+
+
+def fresh_measures() -> list[float]:
+    """:data:`MEASURES` before any call: nothing embedded, nothing known."""
+    return [0.0, 0.0, math.nan, math.nan, math.nan]
 
 
 def pooled_frames(model: EmbeddingModel, batch: np.ndarray) -> np.ndarray:
@@ -90,9 +101,10 @@ class WindowBatches:
 
     Parameters
     ----------
-    speed : accumulates, per model name, :data:`mir_ref.units.MEASURES`: seconds of audio,
+    speed : accumulates, per model name, :data:`MEASURES`: seconds of audio,
         seconds spent resampling and embedding, the most resident memory one model call
-        added to this process and the most GPU memory it allocated (NaN where unknown).
+        added to this process and the most GPU memory it allocated, and the parameter count
+        (NaN where unknown).
     """
 
     def __init__(self, speed: dict[str, list[float]]) -> None:
@@ -134,7 +146,7 @@ class WindowBatches:
             part = _Part(item, entry, resampled[rate], starts, length)
             item.parts.append(part)
             self._queues.setdefault(entry.id, collections.deque()).append(part)
-            totals = self._speed.setdefault(entry.name, [0.0, 0.0, math.nan, math.nan])
+            totals = self._speed.setdefault(entry.name, fresh_measures())
             totals[0] += len(audio) / sample_rate
             totals[1] += time.perf_counter() - start
         self._open.append(item)
@@ -189,6 +201,10 @@ class WindowBatches:
         for index, measured in ((2, peak.added_bytes), (3, peak.gpu_bytes)):
             if measured is not None:
                 totals[index] = float(np.fmax(totals[index], measured))
+        if math.isnan(totals[4]):
+            # Counted here, where the model is loaded: in the parent it would load it again.
+            count = parameter_count_of(entry.model)
+            totals[4] = math.nan if count is None else float(count)
         row = 0
         for part, first, stop in pieces:
             if part.pooled is None:

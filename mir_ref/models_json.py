@@ -9,16 +9,15 @@ nothing keeps the measures taken before.
 from __future__ import annotations
 
 import json
-import logging
 import math
 from typing import Any
 
 from mir_ref.atomic import atomic_write_text
+from mir_ref.batches import fresh_measures
 from mir_ref.experiment import Experiment, ModelEntry
+from mir_ref.models.base import parameter_count_of
 from mir_ref.plan import component_material, condition_tracks, embedding_key
 from mir_ref.store import Store, cache_key
-
-log = logging.getLogger(__name__)
 
 _COUNTS_FILE = ".parameter_counts.json"
 """Beside ``models.json``: parameter counts by component key, so a rerun does not recount."""
@@ -45,25 +44,14 @@ def _stored_size(experiment: Experiment, entry: ModelEntry, store: Store) -> int
     return None
 
 
-def _parameters(model: Any) -> int | None:
-    counter = getattr(model, "parameter_count", None)
-    if counter is None:
-        return None
-    try:
-        count = counter()
-    except Exception as error:  # a missing count must not fail the extraction stage
-        log.debug("parameter count of %s unavailable: %s", type(model).__name__, error)
-        return None
-    return None if count is None else int(count)
-
-
 def model_info(
     experiment: Experiment, entry: ModelEntry, store: Store, *, counts: dict[str, int | None]
 ) -> dict[str, Any]:
     """The ``models.json`` record of one configured model (without the speed).
 
-    ``counts``: parameter counts by component key, filled in as they are computed; counting
-    may build the network (CREPE's imports torch), which a warm rerun should not pay for.
+    ``counts``: parameter counts by component key, filled in as they are computed (or as the
+    extraction processes read them); counting here may build the network (CREPE's imports
+    torch), which a warm rerun should not pay for.
     """
     model = entry.model
     try:
@@ -93,7 +81,7 @@ def _megabytes(value: float | None) -> float | None:
 def _parameter_count(entry: ModelEntry, counts: dict[str, int | None]) -> int | None:
     key = cache_key(component_material(entry.model, entry.type))
     if key not in counts:
-        counts[key] = _parameters(entry.model)
+        counts[key] = parameter_count_of(entry.model)
     return counts[key]
 
 
@@ -102,7 +90,7 @@ def write_models_json(experiment: Experiment, speed: dict[str, list[float]]) -> 
 
     Parameters
     ----------
-    speed : model name → :data:`~mir_ref.units.MEASURES` (seconds of audio embedded,
+    speed : model name → :data:`~mir_ref.batches.MEASURES` (seconds of audio embedded,
         seconds spent, peak memory one call added, peak GPU memory) over the extraction
         processes; models absent here keep the measures of an earlier run.
     """
@@ -113,8 +101,12 @@ def write_models_json(experiment: Experiment, speed: dict[str, list[float]]) -> 
     store = Store.of(experiment)
     records = {}
     for entry in experiment.models:
+        audio_s, compute_s, added_bytes, gpu_bytes, parameters = speed.get(
+            entry.name, fresh_measures()
+        )
+        if math.isfinite(parameters):
+            counts[cache_key(component_material(entry.model, entry.type))] = int(parameters)
         record = model_info(experiment, entry, store, counts=counts)
-        audio_s, compute_s, added_bytes, gpu_bytes = speed.get(entry.name, (0.0, 0.0, None, None))
         if compute_s > 0:
             record["extraction"] = {
                 "audio_s": round(audio_s, 3),

@@ -373,7 +373,7 @@ def run_pipeline(
     ----------
     workers : processes; 1 runs in this process (threads still overlap reading and writing).
     threads : intra-op threads of each process (torch, BLAS, OpenMP).
-    speed : accumulates, per model name, :data:`~mir_ref.units.MEASURES`.
+    speed : accumulates, per model name, :data:`~mir_ref.batches.MEASURES`.
     """
     if not units:
         return 0  # a warm rerun: start no process and load no library

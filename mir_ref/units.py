@@ -9,12 +9,11 @@ and the Ray backend do the same steps with these helpers, and give bit-identical
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from mir_ref.batches import WindowBatches
+from mir_ref.batches import WindowBatches, fresh_measures
 from mir_ref.errors import MirRefError
 from mir_ref.experiment import Experiment, ModelEntry
 from mir_ref.plan import ExtractionUnit, track_rng
@@ -31,24 +30,18 @@ class ExtractionStats:
     computed: int = 0
     cached: int = 0
     speed: dict[str, list[float]] = field(default_factory=dict)
-    """Model name → its :data:`MEASURES` (summed or maxed over processes, :func:`add_speed`),
-    for the speed and peak memory in ``models.json``."""
-
-
-MEASURES = ("audio_s", "compute_s", "peak_added_bytes", "peak_gpu_bytes")
-"""What extraction measures per model: seconds of audio embedded and seconds spent (summed
-over calls and processes), and the most resident memory one embedding call added to its
-process and the most GPU memory allocated (maxed; NaN where unknown)."""
+    """Model name → its :data:`~mir_ref.batches.MEASURES` (summed or maxed over processes,
+    :func:`add_speed`), for the speed, peak memory and parameters in ``models.json``."""
 
 
 def add_speed(totals: dict[str, list[float]], more: dict[str, list[float]]) -> None:
-    """Add the per-model :data:`MEASURES` of ``more`` into ``totals``: times summed, peaks
-    maxed (NaN, unknown, yields to any number)."""
+    """Add the per-model :data:`~mir_ref.batches.MEASURES` of ``more`` into ``totals``: times
+    summed, peaks and counts maxed (NaN, unknown, yields to any number)."""
     for name, measured in more.items():
-        total = totals.setdefault(name, [0.0, 0.0, math.nan, math.nan])
+        total = totals.setdefault(name, fresh_measures())
         total[0] += measured[0]
         total[1] += measured[1]
-        for index in (2, 3):
+        for index in (2, 3, 4):
             total[index] = float(np.fmax(total[index], measured[index]))
 
 
@@ -139,7 +132,7 @@ def embed_unit(
     The audio is resampled once per distinct model sample rate and cut into windows of each
     model's ``window_s`` every ``hop_s``; each window's frames are averaged
     (:class:`~mir_ref.batches.WindowBatches`, as in the pipeline, with this unit alone).
-    ``speed`` accumulates, per model name, the :data:`MEASURES` of the calls.
+    ``speed`` accumulates, per model name, the :data:`~mir_ref.batches.MEASURES` of the calls.
 
     Returns
     -------

@@ -31,3 +31,15 @@ def test_extraction_writes_models_json_and_a_rerun_keeps_the_speed(tmp_path):
     # A rerun embeds nothing (all cached) and keeps the measured speeds.
     extract(Experiment.from_config(config))
     assert json.loads(path.read_text()) == first
+
+
+def test_parameters_are_counted_where_the_model_runs_not_reloaded_in_the_parent(tmp_path):
+    config = notes_config(tmp_path, [{"type": "random_cnn", "width": 16, "depth": 2}])
+    config["execution"] = {"workers": 2}
+    experiment = Experiment.from_config(config)
+    stats = extract(experiment)
+    record = json.loads((tmp_path / "run" / "models.json").read_text())["random_cnn"]
+    assert record["parameters"] == 16 * 9 + 16 + 16 * 16 * 9 + 16
+    assert stats.speed["random_cnn"][4] == record["parameters"]
+    # The workers built the network; the parent, which only writes models.json, did not.
+    assert "network" not in experiment.models[0].model._runtime

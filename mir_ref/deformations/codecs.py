@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-import scipy.signal
 from pedalboard.io import AudioFile
 
 from mir_ref.audio import resample
@@ -124,6 +123,10 @@ def _delay_samples(sample_rate: int, codec: str, quality: int | str) -> int:
     rather than hard-coded, so a pedalboard that starts trimming it cannot misalign outputs;
     Vorbis streams carry their own pre-skip and measure 0.
     """
+    # Deferred: scipy.signal takes ~0.8 s to import, which every run would pay on reading its
+    # config (the registry imports this module) and only runs with this deformation need.
+    import scipy.signal
+
     frame = 1152
     burst = 0.1 * np.random.default_rng(0).standard_normal((1, 8 * frame)).astype(np.float32)
     decoded = fit_length(_encode_decode(burst, sample_rate, codec, quality)[0], 12 * frame)

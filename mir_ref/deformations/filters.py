@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-import scipy.signal
 
 from mir_ref.audio import resample
 from mir_ref.deformations.base import Deformation, check_range, fit_length
@@ -29,6 +28,10 @@ _STOP_ATTENUATION_DB = 30.0
 @functools.cache
 def _design(cutoff_hz: float, sample_rate: int, kind: str) -> np.ndarray:
     """Second-order sections of the steep Butterworth filter of ``kind`` (lowpass|highpass)."""
+    # Deferred: scipy.signal takes ~0.8 s to import, which every run would pay on reading its
+    # config (the registry imports this module) and only runs with this deformation need.
+    import scipy.signal
+
     edge_hz = cutoff_hz * 2 ** (_TRANSITION_OCTAVES if kind == "highpass" else -_TRANSITION_OCTAVES)
     order, natural_hz = scipy.signal.buttord(
         edge_hz, cutoff_hz, _PASS_RIPPLE_DB, _STOP_ATTENUATION_DB, fs=sample_rate
@@ -37,6 +40,10 @@ def _design(cutoff_hz: float, sample_rate: int, kind: str) -> np.ndarray:
 
 
 def _filter(audio: np.ndarray, sos: np.ndarray) -> np.ndarray:
+    # Deferred: scipy.signal takes ~0.8 s to import, which every run would pay on reading its
+    # config (the registry imports this module) and only runs with this deformation need.
+    import scipy.signal
+
     samples = audio.shape[-1]
     # sosfiltfilt pads by reflection; short inputs get as much padding as they allow.
     padlen = min(3 * (2 * len(sos) + 1), samples - 1)

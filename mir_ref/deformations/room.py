@@ -8,7 +8,6 @@ from typing import ClassVar
 
 import numpy as np
 import pedalboard
-import scipy.signal
 
 from mir_ref.deformations.base import (
     Deformation,
@@ -99,6 +98,10 @@ class ImpulseResponse(Deformation):
         check_range("wet_level", self.wet_level, 0.0, 1.0, "")
 
     def apply(self, audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+        # Deferred: scipy.signal takes ~0.8 s to import, which every run would pay on reading
+        # its config (the registry imports this module) and only runs with this deformation need.
+        import scipy.signal
+
         samples = audio.shape[-1]
         files = check_recordings("path", self.path)
         chosen = files[int(rng.integers(len(files)))]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from mir_ref.errors import ComponentError
+
+log = logging.getLogger(__name__)
 
 WINDOWS_PER_BATCH = 16
 """Windows per :meth:`EmbeddingModel.embed` call for models that do not say."""
@@ -112,3 +115,17 @@ class LazyRuntime:
 
     def __getstate__(self) -> dict[str, Any]:
         return {name: value for name, value in self.__dict__.items() if name != "_loaded"}
+
+
+def parameter_count_of(model: Any) -> int | None:
+    """``model.parameter_count()``, or ``None`` when the model has none or counting fails
+    (a missing count must not fail an extraction)."""
+    counter = getattr(model, "parameter_count", None)
+    if counter is None:
+        return None
+    try:
+        count = counter()
+    except Exception as error:
+        log.debug("parameter count of %s unavailable: %s", type(model).__name__, error)
+        return None
+    return None if count is None else int(count)

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression, Ridge
 
 from mir_ref import metrics
 from mir_ref.errors import ComponentError
@@ -127,6 +125,11 @@ class LogisticProbe(_Standardised):
         return self
 
     def _fit_one(self, c: float, x: np.ndarray, y: np.ndarray, task: Task) -> Any:
+        # Deferred: scikit-learn takes ~1.3 s to import, which every run would pay on reading
+        # its config (the registry imports this module) and few runs need.
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.linear_model import LogisticRegression, Ridge
+
         with warnings.catch_warnings():
             # Separable data never converges in the strict sense; the model is still usable.
             warnings.simplefilter("ignore", ConvergenceWarning)
