@@ -55,8 +55,9 @@ lint: install
 # suite under 10 minutes on 2 cores (BENCH_FLAGS=--quick for a smoke run). Files starting with
 # `_` are helpers the scripts import.
 bench: install
-	for script in benchmarks/[!_]*.py; do echo "== $$script"; \
-		$(BIN)/python $$script $(BENCH_FLAGS) || exit 1; done
+	for script in benchmarks/[!_]*.py; do echo "== $$script"; start=$$(date +%s); \
+		$(BIN)/python $$script $(BENCH_FLAGS) || exit 1; \
+		echo "== $$script: $$(( $$(date +%s) - start )) s"; done
 
 # The crash harness at full strength: 20 SIGKILLs at random points, each rerun to identical
 # results and a verified cache (the default suite kills 3 times); Ctrl-C, SIGTERM and SIGKILL
