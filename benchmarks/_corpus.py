@@ -127,7 +127,9 @@ class FirstEntry:
         self._thread.join()
 
 
-def _bare_worker(config: dict, index: int, workers: int, threads: int, barrier, results) -> None:
+def _bare_worker(
+    config: dict, index: int, workers: int, threads: int, limit: int | None, barrier, results
+) -> None:
     os.environ["OMP_NUM_THREADS"] = str(threads)
     import threadpoolctl
     import torch
@@ -144,7 +146,7 @@ def _bare_worker(config: dict, index: int, workers: int, threads: int, barrier, 
     model = entry.model
     batches, audio_s = [], 0.0
     prepare_start = time.perf_counter()
-    for unit in extraction_units(experiment)[index::workers]:
+    for unit in extraction_units(experiment)[:limit][index::workers]:
         audio, rate = decode_unit(experiment, unit)
         audio_s += len(audio) / rate
         audio = audio_io.resample(audio, rate, model.sample_rate)
@@ -160,10 +162,13 @@ def _bare_worker(config: dict, index: int, workers: int, threads: int, barrier, 
     results.put((audio_s, time.perf_counter() - start, prepare_s, time.process_time() - cpu_start))
 
 
-def bare_throughput(config: dict, workers: int, threads: int = 1) -> tuple[float, float, float]:
+def bare_throughput(
+    config: dict, workers: int, threads: int = 1, *, tracks: int | None = None
+) -> tuple[float, float, float]:
     """The bare model: ``model.embed`` on every track's windows, decoded, resampled and cut
     in advance (untimed), in ``workers`` spawned processes of ``threads`` threads started
-    together behind a barrier (the model built and run once on one window first).
+    together behind a barrier (the model built and run once on one window first); on the
+    first ``tracks`` tracks only when given (a rate needs fewer than the pipeline's run).
 
     Returns
     -------
@@ -172,7 +177,9 @@ def bare_throughput(config: dict, workers: int, threads: int = 1) -> tuple[float
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(workers), context.Queue()
     processes = [
-        context.Process(target=_bare_worker, args=(config, i, workers, threads, barrier, results))
+        context.Process(
+            target=_bare_worker, args=(config, i, workers, threads, tracks, barrier, results)
+        )
         for i in range(workers)
     ]
     for process in processes:

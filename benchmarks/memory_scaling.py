@@ -6,7 +6,7 @@ resident set of itself and of every worker (``getrusage``: ``RUSAGE_SELF`` and
 ``RUSAGE_CHILDREN``, whose ``ru_maxrss`` is the largest of the waited-for descendants).
 Extraction streams, so neither the parent nor a worker should grow with the track count.
 
-    .venv/bin/python benchmarks/memory_scaling.py           # 30 vs 300 tracks, ~1.5 min
+    .venv/bin/python benchmarks/memory_scaling.py           # 10 vs 100 tracks (make bench)
     .venv/bin/python benchmarks/memory_scaling.py --quick   # 10 vs 100 tracks
 """
 
@@ -49,8 +49,8 @@ def measure(root: Path, tracks: int, duration_s: float, workers: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10 vs 100 tracks")
-    parser.add_argument("--tracks", type=int, help="tracks at 1× (default 20; quick 10)")
+    parser.add_argument("--quick", action="store_true", help="5 vs 50 tracks")
+    parser.add_argument("--tracks", type=int, help="tracks at 1× (default 10; quick 5)")
     parser.add_argument("--duration-s", type=float, default=10.0, help="seconds per track")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
@@ -58,7 +58,7 @@ def main() -> None:
     if args.child:
         child(args.child)
         return
-    tracks = args.tracks or (10 if args.quick else 20)
+    tracks = args.tracks or (5 if args.quick else 10)
     print(f"load average before: {load_average()}")
     print(
         f"{tracks} and {10 * tracks} tracks × {args.duration_s:g} s (44.1 kHz WAV), clean + "

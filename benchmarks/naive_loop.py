@@ -17,7 +17,8 @@ Same WAV files, features (``mfcc``, ``melspectrogram``) and conditions (clean, w
 
 Prints the speed-up (naive ÷ ours) and the efficiency = (floor ÷ cores) ÷ our wall time.
 
-    .venv/bin/python benchmarks/naive_loop.py           # ~1.5 min on 2 idle cores
+    .venv/bin/python benchmarks/naive_loop.py             # 30 tracks (make bench)
+    .venv/bin/python benchmarks/naive_loop.py --tracks 80 # the size first measured
     .venv/bin/python benchmarks/naive_loop.py --quick   # ~30 s
 """
 
@@ -133,11 +134,11 @@ def _max_difference(a: dict, b: dict) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer tracks")
-    parser.add_argument("--tracks", type=int, help="tracks (default 80; quick 20)")
+    parser.add_argument("--tracks", type=int, help="tracks (default 30; quick 20)")
     parser.add_argument("--duration-s", type=float, default=30.0, help="seconds per track")
     parser.add_argument("--workers", type=int, default=2, help="our processes (= cores)")
     args = parser.parse_args()
-    tracks = args.tracks or (20 if args.quick else 80)
+    tracks = args.tracks or (20 if args.quick else 30)
 
     from mir_ref.experiment import Experiment
     from mir_ref.extract import extract

@@ -19,7 +19,8 @@ time to every variant). The script also prints how fast each layout is written (
 flushes its file to disk; ``put_many`` flushes once per batch). It prints each throughput and
 its ratio to the single file.
 
-Run: ``python benchmarks/store_read.py`` (``--tracks 2000`` for a quick look).
+Run: ``python benchmarks/store_read.py`` (3,000 tracks, for ``make bench``; ``--tracks 10000``
+for the size above, ``--tracks 2000`` for a quick look).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def timed(label: str, count: int, write: Callable[[], object]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tracks", type=int, default=10_000)
+    parser.add_argument("--tracks", type=int, default=3_000)
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()

@@ -19,8 +19,8 @@ roofline); the hand-made features (``mfcc``) through the pipeline in both modes;
 ``dtype: bfloat16`` against float32 on one window at one thread (1 s; 3 s with ``--full``:
 time, and the relative error of the window's embedding and of its frames).
 
-    .venv/bin/python benchmarks/transformer_efficiency.py           # 10 × 3 s, mfcc 16 × 30 s
-    .venv/bin/python benchmarks/transformer_efficiency.py --full    # 40 × 30 s, mfcc 120 × 30 s
+    .venv/bin/python benchmarks/transformer_efficiency.py         # 10 × 3 s, default mode
+    .venv/bin/python benchmarks/transformer_efficiency.py --full  # 40 × 30 s, both modes
     .venv/bin/python benchmarks/transformer_efficiency.py --profile --tracks 4   # where time goes
 """
 
@@ -184,7 +184,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10 tracks × 1 s, 10 for mfcc")
     parser.add_argument("--tracks", type=int, help="transformer tracks (default 10; full 40)")
     parser.add_argument("--duration-s", type=float, help="seconds per track (default 3; full 30)")
-    parser.add_argument("--modes", default=",".join(MODES), help="bare modes (default both)")
+    parser.add_argument(
+        "--modes", help="bare and mfcc modes (default: the adapter's default mode; full: both)"
+    )
     parser.add_argument(
         "--pipeline-modes",
         help="modes the pipeline runs in (default: the adapter's default mode; full: both)",
@@ -202,7 +204,7 @@ def main() -> None:
     duration_s = args.duration_s or (30.0 if args.full else 1.0 if args.quick else 3.0)
     mfcc_tracks = 120 if args.full else 10 if args.quick else 16
     default_mode = HuggingFace.parallelism
-    modes = args.modes.split(",")
+    modes = args.modes.split(",") if args.modes else MODES if args.full else [default_mode]
     pipeline_modes = (
         args.pipeline_modes.split(",")
         if args.pipeline_modes
