@@ -255,7 +255,9 @@ class Chroma(_FrameFeatures):
         bins_per_octave = self._BINS_PER_CLASS * self.n_chroma
         # The CQT of the whole batch at once (its filter bank, most of the cost, is built once
         # per call) gives each window what it alone would; the map to pitch classes is a
-        # matrix product, whose last bits depend on its shape, so it runs window by window.
+        # matrix product, whose last bits depend on its shape, so it runs window by window
+        # (librosa's chroma_cqt maps the whole batch in one product, and its threshold 0 does
+        # nothing to magnitudes).
         magnitudes = np.abs(
             librosa.cqt(
                 batch,
@@ -267,15 +269,16 @@ class Chroma(_FrameFeatures):
                 tuning=0.0,
             )
         )
+        to_chroma = librosa.filters.cq_to_chroma(
+            magnitudes.shape[-2],
+            bins_per_octave=bins_per_octave,
+            n_chroma=self.n_chroma,
+            fmin=self._FMIN_HZ,
+        )
         return np.stack(
             [
-                librosa.feature.chroma_cqt(
-                    C=window,
-                    sr=self.sample_rate_hz,
-                    hop_length=self.hop_length,
-                    fmin=self._FMIN_HZ,
-                    n_chroma=self.n_chroma,
-                    bins_per_octave=bins_per_octave,
+                librosa.util.normalize(
+                    np.einsum("cf,ft->ct", to_chroma, window, optimize=True), norm=np.inf, axis=0
                 ).T
                 for window in magnitudes
             ]
