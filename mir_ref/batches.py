@@ -109,6 +109,8 @@ class WindowBatches:
 
     def __init__(self, speed: dict[str, list[float]]) -> None:
         self._speed = speed
+        # Models whose parameters were counted: once each, even where the count is unknown.
+        self._counted: set[str] = set()
         self._open: collections.deque[_Item] = collections.deque()
         self._queues: dict[str, collections.deque[_Part]] = {}
 
@@ -201,10 +203,12 @@ class WindowBatches:
         for index, measured in ((2, peak.added_bytes), (3, peak.gpu_bytes)):
             if measured is not None:
                 totals[index] = float(np.fmax(totals[index], measured))
-        if math.isnan(totals[4]):
+        if entry.name not in self._counted:
             # Counted here, where the model is loaded: in the parent it would load it again.
+            self._counted.add(entry.name)
             count = parameter_count_of(entry.model)
-            totals[4] = math.nan if count is None else float(count)
+            if count is not None:
+                totals[4] = float(count)
         row = 0
         for part, first, stop in pieces:
             if part.pooled is None:

@@ -45,13 +45,19 @@ def _stored_size(experiment: Experiment, entry: ModelEntry, store: Store) -> int
 
 
 def model_info(
-    experiment: Experiment, entry: ModelEntry, store: Store, *, counts: dict[str, int | None]
+    experiment: Experiment,
+    entry: ModelEntry,
+    store: Store,
+    *,
+    counts: dict[str, int | None],
+    measured_parameters: float = math.nan,
 ) -> dict[str, Any]:
     """The ``models.json`` record of one configured model (without the speed).
 
-    ``counts``: parameter counts by component key, filled in as they are computed (or as the
-    extraction processes read them); counting here may build the network (CREPE's imports
-    torch), which a warm rerun should not pay for.
+    ``counts``: parameter counts by component key, filled in as they are computed; counting
+    may build the network (CREPE's imports torch), which a warm rerun should not pay for, and
+    the parent need not pay for either when the extraction processes counted them
+    (``measured_parameters``, NaN when they did not).
     """
     model = entry.model
     try:
@@ -69,7 +75,7 @@ def model_info(
         "frame_hop_s": hop_s,
         "frame_rate_hz": None if not hop_s else round(1 / hop_s, 4),
         "layers": sizes,
-        "parameters": _parameter_count(entry, counts),
+        "parameters": _parameter_count(entry, counts, measured_parameters),
     }
 
 
@@ -78,9 +84,13 @@ def _megabytes(value: float | None) -> float | None:
     return None if value is None else round(value / 2**20, 1)
 
 
-def _parameter_count(entry: ModelEntry, counts: dict[str, int | None]) -> int | None:
+def _parameter_count(
+    entry: ModelEntry, counts: dict[str, int | None], measured: float
+) -> int | None:
     key = cache_key(component_material(entry.model, entry.type))
-    if key not in counts:
+    if math.isfinite(measured):
+        counts[key] = int(measured)
+    elif key not in counts:
         counts[key] = parameter_count_of(entry.model)
     return counts[key]
 
@@ -91,8 +101,8 @@ def write_models_json(experiment: Experiment, speed: dict[str, list[float]]) -> 
     Parameters
     ----------
     speed : model name → :data:`~mir_ref.batches.MEASURES` (seconds of audio embedded,
-        seconds spent, peak memory one call added, peak GPU memory) over the extraction
-        processes; models absent here keep the measures of an earlier run.
+        seconds spent, peak memory one call added, peak GPU memory, parameter count) over the
+        extraction processes; models absent here keep the measures of an earlier run.
     """
     path = experiment.output_dir / "models.json"
     previous = json.loads(path.read_text()) if path.is_file() else {}
@@ -104,9 +114,7 @@ def write_models_json(experiment: Experiment, speed: dict[str, list[float]]) -> 
         audio_s, compute_s, added_bytes, gpu_bytes, parameters = speed.get(
             entry.name, fresh_measures()
         )
-        if math.isfinite(parameters):
-            counts[cache_key(component_material(entry.model, entry.type))] = int(parameters)
-        record = model_info(experiment, entry, store, counts=counts)
+        record = model_info(experiment, entry, store, counts=counts, measured_parameters=parameters)
         if compute_s > 0:
             record["extraction"] = {
                 "audio_s": round(audio_s, 3),
