@@ -80,6 +80,23 @@ def run_child(script: str, config: dict, folder: Path) -> dict:
     return json.loads(finished.stdout.strip().splitlines()[-1])
 
 
+SMALLER_DEMO = {"notes_per_class": 1, "phrases_per_key": 3, "mixtures": 24}
+"""The synthetic set of the demo-based benchmarks' default size."""
+
+
+def smaller_demo(config: dict, dataset: dict | None = None) -> dict:
+    """The demo config cut to fit ``make bench``: a smaller synthetic set (``dataset``, else
+    :data:`SMALLER_DEMO`), the three hand-made features, the first and last deformations.
+
+    A demo run's cost follows models × tasks × conditions far more than tracks, so the
+    models and deformations are what is cut. Changes ``config`` in place and returns it.
+    """
+    config["datasets"][0].update(SMALLER_DEMO if dataset is None else dataset)
+    config["models"] = config["models"][:3]
+    config["deformations"] = [config["deformations"][0], config["deformations"][-1]]
+    return config
+
+
 def load_average() -> str:
     """The 1-, 5- and 15-minute load averages, as ``uptime`` prints them."""
     return ", ".join(f"{value:.2f}" for value in os.getloadavg())

@@ -27,13 +27,8 @@ import tempfile
 from pathlib import Path
 
 import yaml
-from _corpus import REPO, Timer, load_average
+from _corpus import REPO, Timer, load_average, smaller_demo
 
-SMALLER = {"notes_per_class": 1, "phrases_per_key": 3, "mixtures": 24}
-"""The default's dataset; it also keeps the demo's three hand-made features and its first and
-last deformations only (a demo run's cost follows models × tasks × conditions more than
-tracks), to fit ``make bench``."""
-SMALLER_MODELS = 3
 NO_VIEWS = {"drift": False, "similarity": False, "maps": []}
 
 
@@ -77,9 +72,7 @@ def main() -> None:
             for key in ("output_dir", "cache_dir"):
                 config[key] = str((demo.parent / config[key]).resolve())
         else:
-            config["datasets"][0].update(SMALLER)
-            config["models"] = config["models"][:SMALLER_MODELS]
-            config["deformations"] = config["deformations"][:: len(config["deformations"]) - 1]
+            smaller_demo(config)
             config["output_dir"] = str(root / "run")
             config["cache_dir"] = str(root / "cache")
         with_views = write(config, root / "with_views.yml")

@@ -27,17 +27,13 @@ from pathlib import Path
 import numpy as np
 import ray
 import yaml
+from _corpus import smaller_demo
 
 from mir_ref import progress, stages
 from mir_ref.experiment import Experiment
 from mir_ref.predictions import read_predictions
 
 DEMO = Path(__file__).resolve().parents[1] / "configs" / "demo.yml"
-QUICK_DATASET = {"notes_per_class": 1, "phrases_per_key": 3, "mixtures": 24}
-QUICK_MODELS = 3
-"""The default keeps the demo's three hand-made features and its first and last deformations
-(a demo run's cost follows models × tasks × conditions more than tracks), to fit
-``make bench``."""
 
 
 def demo_config(folder: Path, *, quick: bool, backend: str, workers: int) -> dict:
@@ -47,9 +43,7 @@ def demo_config(folder: Path, *, quick: bool, backend: str, workers: int) -> dic
     config["cache_dir"] = str(folder / "cache")
     config["execution"] = {"backend": backend, "workers": workers}
     if quick:
-        config["datasets"][0].update(QUICK_DATASET)
-        config["models"] = config["models"][:QUICK_MODELS]
-        config["deformations"] = config["deformations"][:: len(config["deformations"]) - 1]
+        smaller_demo(config)
         config["probes"] = [{"type": "linear"}]
     return config
 

@@ -20,13 +20,9 @@ import tempfile
 from pathlib import Path
 
 import yaml
-from _corpus import REPO, Timer, load_average
+from _corpus import REPO, SMALLER_DEMO, Timer, load_average, smaller_demo
 
-SIZES = {
-    "full": {},  # as configs/demo.yml
-    "default": {"notes_per_class": 1, "phrases_per_key": 3, "mixtures": 24},
-    "quick": {"notes_per_class": 1, "phrases_per_key": 3, "mixtures": 12},
-}
+QUICK = {**SMALLER_DEMO, "mixtures": 12}
 
 
 def run(config: Path) -> float:
@@ -49,13 +45,8 @@ def main() -> None:
     name = "full" if args.full else "quick" if args.quick else "default"
 
     config = yaml.safe_load((REPO / "configs" / "demo.yml").read_text())
-    config["datasets"][0].update(SIZES[name])
-    if not args.full:
-        # Its three hand-made features and first and last deformations only: a run's cost
-        # follows models × tasks × conditions more than tracks, and make bench has 10 minutes
-        # for every script. The ratio is the demo's with --full.
-        config["models"] = config["models"][:3]
-        config["deformations"] = config["deformations"][:: len(config["deformations"]) - 1]
+    if not args.full:  # the ratio the target is judged on is the demo's, with --full
+        smaller_demo(config, QUICK if args.quick else None)
     print(f"load average before: {load_average()}")
     print(
         f"demo config, dataset size '{name}': {config['datasets'][0]}, models "
